@@ -1,0 +1,32 @@
+"""Task registry: a task is conf/task/<name>.yaml whose `_target_` names its class."""
+from __future__ import annotations
+
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from ohgw import CONF_DIR
+from ohgw.errors import ConfigError
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
+
+
+def build(task_cfg):
+    """The Task object from a task config node (or dict)."""
+    cfg = OmegaConf.to_container(task_cfg, resolve=True) if OmegaConf.is_config(task_cfg) else dict(task_cfg)
+    return instantiate(cfg, _convert_="all")
+
+
+def config(name: str, **overrides):
+    path = CONF_DIR / "task" / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"unknown task {name!r}; available: {', '.join(available())}")
+    return OmegaConf.merge(OmegaConf.load(path), overrides)
+
+
+def load(name: str, hparams: dict | None = None, shuffle_seed: int = 0, **overrides):
+    """(module, datamodule) for a task, for notebooks and tests:
+    module, data = ohgw.tasks.load("digits")"""
+    task = build(config(name, **overrides))
+    return task.module(hparams), task.datamodule(shuffle_seed)

@@ -1,0 +1,92 @@
+"""A task: data, network, search space, target score. Subclasses provide the data
+tensors and the network; everything else is shared."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from ohgw.errors import ConfigError
+from ohgw.hparams import REQUIRED
+from ohgw.space import SearchSpace
+from ohgw.tasks.module import HyperModule
+
+
+class Task:
+    def __init__(self, name: str, tau: float, metric: str, mode: str, max_epochs: int,
+                 batch_size: int, optimizer: str, rungs: dict, search_space: dict,
+                 fixed: dict | None = None, data_seed: int = 0):
+        self.name = name
+        if not 0.0 <= float(tau) <= 1.0:
+            raise ConfigError(f"task.tau must be a score in [0, 1], got {tau}")
+        if int(max_epochs) < 1:
+            raise ConfigError(f"task.max_epochs must be >= 1, got {max_epochs}")
+        if optimizer != "sgd":
+            raise ConfigError(f"task.optimizer: only 'sgd' is implemented, got {optimizer!r}")
+        self.tau, self.metric, self.mode = float(tau), metric, mode
+        self.max_epochs, self.batch_size = int(max_epochs), int(batch_size)
+        self.rungs = dict(rungs)
+        self.space = SearchSpace.from_config(search_space)
+        self.fixed = {k: float(v) for k, v in (fixed or {}).items()}
+        self.data_seed = int(data_seed)
+        missing = [k for k in REQUIRED if k not in self.space and k not in self.fixed]
+        if missing:
+            raise ConfigError(f"task {name}: no value for {missing} (add to search_space or fixed)")
+
+    # -- provided by each task ------------------------------------------------
+    def check_data(self) -> None:
+        """Raise DataMissingError saying how to get the data."""
+
+    def splits(self) -> tuple[Sequence[torch.Tensor], ...]:
+        """(x_train, y_train), (x_val, y_val), (x_test, y_test) as tensors."""
+        raise NotImplementedError
+
+    def network(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def augmentation(self):
+        raise NotImplementedError
+
+    # -- shared ----------------------------------------------------------------
+    def default_hparams(self) -> dict:
+        """Centre of the search space, plus the fixed values."""
+        centre = {p.name: (p.low + p.high) / 2 if p.kind != "choice" else p.choices[0]
+                  for p in self.space}
+        return {**centre, **self.fixed}
+
+    def module(self, hparams: dict | None = None) -> HyperModule:
+        hp = {**self.default_hparams(), **(hparams or {})}
+        return HyperModule(self.network(), hp, self.space, self.augmentation(), self.max_epochs)
+
+    def datamodule(self, shuffle_seed: int = 0) -> "TensorDataModule":
+        self.check_data()
+        return TensorDataModule(*self.splits(), batch_size=self.batch_size, shuffle_seed=shuffle_seed)
+
+
+class TensorDataModule(L.LightningDataModule):
+    """Whole splits held as tensors; training order from a seeded generator."""
+
+    def __init__(self, train, val, test, batch_size: int, shuffle_seed: int):
+        super().__init__()
+        self.train_set, self.val_set, self.test_set = (TensorDataset(*s) for s in (train, val, test))
+        self.batch_size = batch_size
+        self.generator = torch.Generator().manual_seed(shuffle_seed)
+
+    def train_dataloader(self):
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True,
+                          generator=self.generator, drop_last=True)
+
+    def val_dataloader(self):
+        return DataLoader(self.val_set, batch_size=max(self.batch_size, 256))
+
+    def test_dataloader(self):
+        return DataLoader(self.test_set, batch_size=max(self.batch_size, 256))
+
+    def state_dict(self):
+        # the shuffle stream continues across a pause/resume
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state):
+        self.generator.set_state(state["generator"])

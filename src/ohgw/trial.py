@@ -1,0 +1,87 @@
+"""The trial entry point Syne Tune launches:
+    python trial.py --ohgw_config <resolved.yaml> --epochs N --<hp> <value> ... --st_checkpoint_dir D
+Trains one configuration with Lightning, reporting once per epoch; resumes from its
+checkpoint when restarted (promotion-type schedulers pause and resume trials)."""
+import time
+
+PROCESS_START = time.time()
+
+import logging  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+EXIT_DIVERGED = 3
+EXIT_BAD_CHECKPOINT = 4
+
+
+def parse_args(argv: list[str]) -> dict[str, str]:
+    if len(argv) % 2 or not all(a.startswith("--") for a in argv[::2]):
+        raise SystemExit(f"trial: expected --key value pairs, got {argv}")
+    return {k[2:]: v for k, v in zip(argv[::2], argv[1::2])}
+
+
+def sampled_config(args: dict, space) -> dict:
+    out = {}
+    for p in space:
+        raw = args[p.name]
+        out[p.name] = float(raw) if p.kind == "float" else int(raw) if p.kind == "int" else \
+            next(c for c in p.choices if str(c) == raw)
+    return out
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    import lightning as L
+    import torch
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from ohgw.tasks import build
+    from ohgw.tasks.module import Diverged
+    from ohgw.tuning.report import EpochReporter
+    from ohgw.tuning.seeding import RANDOM_DIRECTION_STREAM, trial_seed
+    from ohgw.warmstart.callback import WarmStartCallback
+
+    cfg = OmegaConf.load(args["ohgw_config"])
+    checkpoint_dir = Path(args["st_checkpoint_dir"])
+    trial_dir = checkpoint_dir.parent  # the backend's <tuner>/<trial_id>/checkpoints
+    trial_id = int(trial_dir.name)
+    seed = trial_seed(cfg.seed, trial_id)
+    torch.set_num_threads(cfg.runtime.threads_per_trial)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    L.seed_everything(seed, verbose=False)
+
+    task = build(cfg.task)
+    module = task.module(sampled_config(args, task.space))
+    data = task.datamodule(shuffle_seed=seed)
+    warmstart = WarmStartCallback(instantiate(cfg.warmstart),
+                                  trial_seed(cfg.seed, trial_id, RANDOM_DIRECTION_STREAM),
+                                  OmegaConf.to_container(cfg.runtime.flops))
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = checkpoint_dir / "last.ckpt"
+    reporter = EpochReporter(checkpoint, warmstart, PROCESS_START)
+    logger_cfg = {k: v for k, v in OmegaConf.to_container(cfg.logger).items() if k != "name"}
+    trainer = L.Trainer(
+        max_epochs=int(args["epochs"]), accelerator=cfg.runtime.accelerator, devices=1,
+        logger=instantiate(logger_cfg, save_dir=str(trial_dir), name="lightning"),
+        callbacks=[warmstart, reporter], enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=False, num_sanity_val_steps=0, log_every_n_steps=1)
+    resume = checkpoint if checkpoint.exists() else None
+    if resume is not None:
+        try:  # fail loudly: never restart a paused trial from scratch
+            torch.load(resume, map_location="cpu", weights_only=False)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the same error
+            print(f"trial {trial_id}: corrupt checkpoint {resume}: {e}", file=sys.stderr)
+            return EXIT_BAD_CHECKPOINT
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=resume)
+    except Diverged as e:
+        print(f"trial {trial_id} diverged: {e}", file=sys.stderr)
+        return EXIT_DIVERGED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""One replicate: one seed x one warm-start variant x one scheduler x one task, run by a
+Syne Tune Tuner with the LocalBackend, recorded on disk."""
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from ohgw.errors import ConfigError
+from ohgw.tasks import build
+from ohgw.tuning.budget import Budget
+from ohgw.tuning.records import ResultsRecorder, write_record, write_results
+from ohgw.tuning.schedulers import make_scheduler
+from ohgw.tuning.seeding import scheduler_seed
+from ohgw.warmstart.measure import flops_profile
+
+TRIAL_CONFIG = "trial_config.yaml"
+
+
+def runtime(cfg: DictConfig) -> dict:
+    """Workers, device and threads, resolved on the machine that runs the replicate."""
+    import torch
+
+    gpus = torch.cuda.device_count()
+    device = cfg.device
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device == "cuda" and gpus == 0:
+        raise ConfigError("device=cuda but no CUDA device is visible")
+    use_gpu = device == "cuda" or (device == "auto" and gpus > 0)
+    n_workers = cfg.n_workers if cfg.n_workers is not None else (gpus if use_gpu else 2)
+    if int(n_workers) != n_workers or n_workers < 1:
+        raise ConfigError(f"n_workers must be an integer >= 1, got {n_workers}")
+    return {"n_workers": int(n_workers), "accelerator": "gpu" if use_gpu else "cpu",
+            # split the cores so that workers do not fight over them
+            "threads_per_trial": max(1, (os.cpu_count() or 1) // int(n_workers))}
+
+
+def prepare(cfg: DictConfig, job_dir: Path):
+    """Validate everything a replicate needs before any trial starts; ConfigError if not."""
+    if any(c.isspace() for c in str(job_dir.resolve())):
+        # Syne Tune joins trial arguments with spaces and splits them again
+        raise ConfigError(f"output directory {job_dir.resolve()} contains whitespace; "
+                          "set hydra.run.dir / hydra.sweep.dir to a path without spaces")
+    budget = Budget(**OmegaConf.to_container(cfg.budget))
+    task = build(cfg.task)
+    task.check_data()
+    variant = instantiate(cfg.warmstart)
+    variant.targets(task.space)  # unknown names in the mask
+    return task, variant, budget, runtime(cfg)
+
+
+def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
+    from syne_tune import Tuner
+    from syne_tune.backend import LocalBackend
+
+    job_dir = Path(job_dir)
+    task, variant, budget, rt = prepare(cfg, job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    trial_cfg = job_dir / TRIAL_CONFIG
+    rt["flops"] = flops_profile(task, variant)
+    OmegaConf.save(OmegaConf.create({**resolved, "runtime": rt}), trial_cfg)
+
+    recorder = ResultsRecorder(task.space.names)
+    scheduler = make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed),
+                               {"ohgw_config": str(trial_cfg.resolve())})
+    os.environ["SYNETUNE_FOLDER"] = str(job_dir.resolve())  # Syne Tune's own files go here
+    entry_point = importlib.util.find_spec("ohgw.trial").origin
+    tuner = Tuner(trial_backend=LocalBackend(entry_point=entry_point), scheduler=scheduler,
+                  stop_criterion=budget, n_workers=rt["n_workers"], sleep_time=cfg.tuner.sleep_time,
+                  max_failures=cfg.tuner.max_failures, tuner_name="tuner", suffix_tuner_name=False,
+                  save_tuner=False, callbacks=[recorder, _store_results()], print_update_interval=3600)
+    record = {"status": "running", "task": task.name, "scheduler": cfg.scheduler.name,
+              "warmstart": variant.name, "eta_h": variant.eta_h, "seed": cfg.seed, "tau": task.tau,
+              "metric": task.metric, "mode": task.mode, "budget": OmegaConf.to_container(cfg.budget),
+              "runtime": rt, "started_at": _now(), "python": sys.version.split()[0],
+              "config": resolved}
+    error = None
+    try:
+        tuner.run()
+    except BaseException as e:  # record what was finished, then re-raise
+        error = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        frame = recorder.frame()
+        write_results(job_dir, frame)
+        statuses = dict(tuner.tuning_status.last_trial_status_seen) if tuner.tuning_status else {}
+        record.update(summarize(frame, task, tuner.tuning_status), finished_at=_now(),
+                      sampled_configs=recorder.sampled,
+                      trial_status={str(k): v for k, v in statuses.items()},
+                      status="failed" if error else "complete", error=error)
+        write_record(job_dir, record)
+    return record
+
+
+def summarize(frame, task, status) -> dict:
+    out = {"n_trials": int(status.num_trials_started) if status else 0,
+           "wallclock_s": float(status.wallclock_time) if status else 0.0,
+           "budget_used": {"epochs": int(len(frame))}}
+    if frame.empty or task.metric not in frame:
+        return {**out, "best_val": None, "best_trial_id": None, "test_of_best": None}
+    best = frame.loc[frame[task.metric].idxmax() if task.mode == "max" else frame[task.metric].idxmin()]
+    device_s = frame.groupby("trial_id")["elapsed_s"].max().sum()
+    out["budget_used"].update(trials=out["n_trials"], wallclock_s=out["wallclock_s"], device_s=float(device_s))
+    return {**out, "best_val": float(best[task.metric]), "best_trial_id": int(best["trial_id"]),
+            "best_epoch": int(best["epoch"]), "test_of_best": float(best["test_acc"])}
+
+
+def _store_results():
+    from syne_tune.results_callback import StoreResultsCallback
+
+    return StoreResultsCallback()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

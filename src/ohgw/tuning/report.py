@@ -1,0 +1,55 @@
+"""Trial-side reporting: one line per epoch in Syne Tune's `[tune-metric]: {json}` format,
+printed directly so trials need not import syne_tune."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+
+METRIC_PREFIX = "[tune-metric]: "
+
+
+def report(**metrics) -> None:
+    metrics["st_worker_timestamp"] = time.time()  # the backend orders results by it
+    sys.stdout.write(METRIC_PREFIX + json.dumps(metrics) + "\n")
+    sys.stdout.flush()
+
+
+class EpochReporter(L.Callback):
+    """At the end of every epoch (after validation): test score, checkpoint, report.
+    The checkpoint is written before the report, so a scheduler that pauses the trial on
+    this report always finds it. Cumulative seconds survive pauses through the checkpoint."""
+
+    def __init__(self, checkpoint: Path, warmstart, process_start: float):
+        self.checkpoint = checkpoint
+        self.warmstart = warmstart  # its record goes into every report
+        self.process_start = process_start
+        self.train_s = 0.0
+        self.elapsed_before = 0.0  # seconds of earlier processes of this trial
+
+    def state_dict(self):
+        return {"train_s": self.train_s, "elapsed_s": self._elapsed()}
+
+    def load_state_dict(self, state):
+        self.train_s, self.elapsed_before = state["train_s"], state["elapsed_s"]
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.time() - self.process_start
+
+    def on_train_epoch_start(self, trainer, module):
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, module):
+        self.train_s += time.perf_counter() - self._t0
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
+                   if k in ("val_acc", "val_loss", "train_loss")}
+        test_loss, test_acc = module.evaluate(trainer.datamodule.test_dataloader())
+        tmp = self.checkpoint.with_suffix(".tmp")
+        trainer.save_checkpoint(tmp)
+        os.replace(tmp, self.checkpoint)
+        report(epoch=trainer.current_epoch + 1, **metrics, test_acc=test_acc, test_loss=test_loss,
+               train_s=self.train_s, elapsed_s=self._elapsed(), **self.warmstart.record)

@@ -1,0 +1,5 @@
+"""One-Shot Hyper-Gradient Warm-Starts: the lookahead objective, its hyper-gradient,
+the variants (baseline, ohgw, ohgw3, random) and the Lightning callback applying them."""
+from ohgw.warmstart.lookahead import HyperGradient, hypergradient, lookahead_loss
+
+__all__ = ["HyperGradient", "hypergradient", "lookahead_loss"]

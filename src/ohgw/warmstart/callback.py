@@ -1,0 +1,97 @@
+"""Lightning callback applying a warm-start variant at the start of training."""
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+
+from ohgw.warmstart.lookahead import hypergradient, is_finite
+from ohgw.warmstart.measure import Cost
+from ohgw.warmstart.variants import WarmStart
+
+MB = 2 ** 20
+
+
+class WarmStartCallback(L.Callback):
+    """Before each of the first `variant.steps` training steps: one lookahead hyper-step on
+    that step's batch and the first validation batch, then train on with psi'. Its state
+    (done, the record) is saved in the checkpoint, so a resumed trial keeps psi' (restored
+    by the module) and never warm-starts again. Also measures one normal training step,
+    the yardstick for the warm-start's cost."""
+
+    def __init__(self, variant: WarmStart, rng_seed: int, flops: dict):
+        self.variant = variant
+        self.flops = flops  # per hyper-step and per training step: shapes only, counted once
+        self.rng = np.random.default_rng(rng_seed)
+        self.done = False
+        self.record: dict = {}
+        self._val_batch = None
+        self._step_cost = None
+
+    # -- checkpointed state ---------------------------------------------------
+    def state_dict(self):
+        return {"done": self.done, "record": self.record}
+
+    def load_state_dict(self, state):
+        self.done, self.record = state["done"], state["record"]
+
+    # -- hooks -----------------------------------------------------------------
+    def on_train_start(self, trainer, module):
+        if self.record:  # resumed: nothing to do
+            return
+        space = module.search_space
+        names = space.continuous
+        self.record = {"ws_status": "baseline", "ws_steps_applied": 0, "ws_steps_nan": 0,
+                       "ws_seconds": 0.0, "ws_flops": 0, "ws_peak_mb": 0.0,
+                       "step_flops": self.flops["step"],
+                       **{f"ws_{n}": module.hp[n] for n in names},
+                       **{f"hg_{n}": float("nan") for n in names},
+                       **{f"ws_fd_{n}": int(not space[n].differentiable) for n in names}}
+        if self.variant.active and not self.variant.check(space):
+            self.record["ws_status"] = "no_continuous"
+        self.done = self.record["ws_status"] != "baseline" or not self.variant.active
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if not self.done:
+            self._hyper_step(trainer, module, batch)
+            self.done = trainer.global_step + 1 >= self.variant.steps
+        elif "step_seconds" not in self.record and self._step_cost is None:
+            self._step_cost = Cost(module.device).__enter__()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if self._step_cost is not None:
+            cost, self._step_cost = self._step_cost, None
+            cost.__exit__(None, None, None)
+            self.record.update(step_seconds=cost.seconds, step_peak_mb=cost.peak_bytes / MB)
+
+    # -- the hyper-step --------------------------------------------------------
+    def _hyper_step(self, trainer, module, batch):
+        space = module.search_space
+        targets = self.variant.targets(space)
+        optimizer = trainer.optimizers[0]
+        names = {id(p): n for n, p in module.named_parameters()}
+        momentum = {names[id(p)]: s["momentum_buffer"] for p, s in optimizer.state.items()
+                    if s.get("momentum_buffer") is not None}
+        val_batch = self._validation_batch(trainer, module, len(batch[1]))
+        with Cost(module.device) as cost:
+            grads = hypergradient(module, batch, val_batch, module.hp, names=targets,
+                                  momentum_buffers=momentum or None, lr_scale=module.lr_scale())
+        r = self.record
+        r["ws_seconds"] += cost.seconds
+        r["ws_flops"] += self.flops["hyperstep"]
+        r["ws_peak_mb"] = max(r["ws_peak_mb"], cost.peak_bytes / MB)
+        if trainer.global_step == 0:  # the one-shot gradient at the sampled x
+            r.update({f"hg_{n}": g for n, g in grads.items()})
+        if not is_finite(grads):  # skip, keep the trial alive
+            r["ws_steps_nan"] += 1
+        else:
+            module.apply_hparams(self.variant.propose(module.hp, grads, space, self.rng))
+            r["ws_steps_applied"] += 1
+        r["ws_status"] = "applied" if r["ws_steps_applied"] else "skipped_nan"
+        r.update({f"ws_{n}": module.hp[n] for n in space.continuous})
+
+    def _validation_batch(self, trainer, module, size):
+        """The first `size` validation examples (as large as a training batch)."""
+        if self._val_batch is None:
+            x, y = next(iter(trainer.datamodule.val_dataloader()))
+            self._val_batch = (x[:size].to(module.device), y[:size].to(module.device))
+        return self._val_batch

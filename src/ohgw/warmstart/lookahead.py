@@ -1,0 +1,206 @@
+"""The one-step lookahead objective F(psi) = L_val(w1(psi); B2) and its gradient.
+
+w1(psi) is the weights after ONE optimizer step (PyTorch SGD semantics) from the module's
+current weights on the training batch B1, with the training loss at psi (label smoothing,
+augmentation at magnitude psi). The step is functional: the module's parameters, buffers
+and the optimizer state are never modified. Both forward passes run in training mode.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+from torch.utils.flop_counter import FlopCounterMode
+
+from ohgw.hparams import STEP_ONLY, optimizer_settings, smoothed_cross_entropy
+
+
+def lookahead_loss(module, train_batch, val_batch, hparams: Mapping, *,
+                   momentum_buffers: Mapping[str, torch.Tensor] | None = None,
+                   lr_scale: float = 1.0) -> torch.Tensor:
+    """F(psi) as a scalar tensor, differentiable in any entry of `hparams` that is a tensor
+    requiring grad. `hparams` may be partial: missing values come from `module.hp`.
+    `momentum_buffers` (parameter name -> buffer) continues a run in progress; None is the
+    first step, where PyTorch's SGD sets the buffer to the gradient. `lr_scale` is the
+    LR schedule's current factor."""
+    with _train_mode(module):
+        hp = _as_tensors(module, hparams)
+        w1, buffers = _one_step(module, train_batch, hp, momentum_buffers, lr_scale,
+                                create_graph=True)
+        return _val_loss(module, w1, buffers, val_batch)
+
+
+class HyperGradient(dict):
+    """dF/dpsi per hyperparameter (a plain dict of floats) plus how it was obtained."""
+
+    def __init__(self, grads: dict, finite_difference: tuple, loss: float):
+        super().__init__(grads)
+        self.finite_difference = finite_difference  # names computed by central differences
+        self.loss = loss                            # F(psi)
+
+
+def hypergradient(module, train_batch, val_batch, hparams: Mapping, *, names=None,
+                  momentum_buffers=None, lr_scale: float = 1.0,
+                  fd_step: float = 1e-3) -> HyperGradient:
+    """dF/dpsi for `names` (default: every continuous hyperparameter of the module's search
+    space) by autograd; hyperparameters the space marks non-differentiable use a central
+    difference of F with step `fd_step` x their range, on the same batches and draws."""
+    by_autograd, by_fd = _split(module.search_space, names)
+    rng = _rng_state_on(next(module.parameters()).device)
+    with _restored_rng(module, rng):
+        loss, raw = _autograd_part(module, train_batch, val_batch, hparams, by_autograd,
+                                   momentum_buffers, lr_scale)
+    # no path (momentum on the first step): the gradient is exactly zero
+    grads = {n: 0.0 if g is None else g.item() for n, g in raw.items()}
+    space = module.search_space
+    for n in by_fd:
+        grads[n] = _central_difference(module, train_batch, val_batch, hparams, n,
+                                       fd_step * space[n].range, momentum_buffers, lr_scale, rng)
+    return HyperGradient({n: grads[n] for n in by_autograd + by_fd}, tuple(by_fd), loss.item())
+
+
+def hypergradient_flops(module, train_batch, val_batch, hparams: Mapping, *, names=None,
+                        momentum_buffers=None) -> int:
+    """FLOPs of `hypergradient` with these shapes, counted on the meta device: no compute,
+    no time taken from the trial."""
+    by_autograd, by_fd = _split(module.search_space, names)
+    meta = module.meta_copy()
+
+    args = (meta, _to_meta(train_batch), _to_meta(val_batch))
+    with FlopCounterMode(display=False) as counter:
+        _autograd_part(*args, hparams, by_autograd, _to_meta(momentum_buffers), 1.0)
+        for _ in range(2 * len(by_fd)):
+            with torch.no_grad():
+                lookahead_loss(*args, hparams, momentum_buffers=_to_meta(momentum_buffers))
+    return counter.get_total_flops()
+
+
+def _to_meta(tensors):
+    if tensors is None:
+        return None
+    if isinstance(tensors, Mapping):
+        return {k: t.to("meta") for k, t in tensors.items()}
+    return [t.to("meta") for t in tensors]
+
+
+def _split(space, names):
+    names = list(space.continuous if names is None else names)
+    return [n for n in names if space[n].differentiable], [n for n in names if not space[n].differentiable]
+
+
+def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, momentum_buffers, lr_scale):
+    """F and dF/dpsi as tensors (None where psi has no path to F)."""
+    with _train_mode(module):
+        psi = _as_tensors(module, hparams, requires_grad=by_autograd)
+        # lr, wd and momentum act only through the step: no second-order graph needed
+        second_order = any(n not in STEP_ONLY for n in by_autograd)
+        w1, buffers = _one_step(module, train_batch, psi, momentum_buffers, lr_scale,
+                                create_graph=second_order)
+        # Backpropagate in two phases so the validation graph is freed before the
+        # (larger) double-backward through the training step.
+        w1_leaf = {k: v.detach().requires_grad_() for k, v in w1.items()}
+        loss = _val_loss(module, w1_leaf, buffers, val_batch)
+        dloss_dw1 = torch.autograd.grad(loss, list(w1_leaf.values()))
+        if not by_autograd:
+            return loss.detach(), {}
+        raw = torch.autograd.grad(list(w1.values()), [psi[n] for n in by_autograd],
+                                  grad_outputs=dloss_dw1, allow_unused=True)
+        return loss.detach(), dict(zip(by_autograd, raw))
+
+
+def _central_difference(module, train_batch, val_batch, hparams, name, h, buffers, lr_scale, rng):
+    values = []
+    for sign in (1, -1):
+        shifted = {**module.hp, **hparams, name: float({**module.hp, **hparams}[name]) + sign * h}
+        with torch.no_grad(), _restored_rng(module, rng):
+            values.append(lookahead_loss(module, train_batch, val_batch, shifted,
+                                         momentum_buffers=buffers, lr_scale=lr_scale).item())
+    return (values[0] - values[1]) / (2 * h)
+
+
+def _one_step(module, train_batch, hp, momentum_buffers, lr_scale, create_graph):
+    """Weights after one SGD step at hp, as a name -> tensor dict, and the buffers used."""
+    params = {n: p for n, p in module.named_parameters() if p.requires_grad}
+    # BatchNorm updates running stats in place in training mode: work on copies
+    buffers = {n: b.clone() for n, b in module.named_buffers()}
+    x, y = train_batch
+    logits = functional_call(module, (params, buffers), (module.augment(x, hp["aug_magnitude"]),))
+    loss = smoothed_cross_entropy(logits, y, hp["label_smoothing"])
+    grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
+    return _sgd_step(params, grads, hp, momentum_buffers, lr_scale), buffers
+
+
+def _sgd_step(params, grads, hp, momentum_buffers, lr_scale):
+    """torch.optim.SGD's update (dampening 0, no Nesterov), written out functionally."""
+    s = optimizer_settings(hp)
+    new = {}
+    for (name, w), g in zip(params.items(), grads):
+        d = g + s["weight_decay"] * w
+        if momentum_buffers is not None and name in momentum_buffers:
+            d = s["momentum"] * momentum_buffers[name] + d
+        # on the first step the buffer is d itself, so momentum has no effect yet
+        new[name] = w - (s["lr"] * lr_scale) * d
+    return new
+
+
+def _val_loss(module, weights, buffers, val_batch):
+    x, y = val_batch
+    return F.cross_entropy(functional_call(module, (weights, buffers), (x,)), y)
+
+
+def _as_tensors(module, hparams, requires_grad=()):
+    ref = next(module.parameters())
+    out = {}
+    for name, value in {**module.hp, **hparams}.items():
+        if torch.is_tensor(value):
+            out[name] = value
+        else:
+            out[name] = torch.tensor(float(value), dtype=ref.dtype, device=ref.device,
+                                     requires_grad=name in requires_grad)
+    return out
+
+
+class _train_mode:
+    def __init__(self, module):
+        self.module = module
+
+    def __enter__(self):
+        self.was_training = self.module.training
+        self.module.train()
+
+    def __exit__(self, *exc):
+        self.module.train(self.was_training)
+
+
+class _restored_rng:
+    """Run a block from a saved RNG state, and leave the caller's RNG stream as it was
+    (the warm-start must not shift the trial's augmentation draws)."""
+
+    def __init__(self, module, state):
+        self.device = next(module.parameters()).device
+        self.state = state
+
+    def __enter__(self):
+        self.saved = _rng_state_on(self.device)
+        _set_rng_state_on(self.device, self.state)
+
+    def __exit__(self, *exc):
+        _set_rng_state_on(self.device, self.saved)
+
+
+def _rng_state_on(device):
+    return torch.get_rng_state(), (torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
+
+
+def _set_rng_state_on(device, state):
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
+
+
+def is_finite(grads: Mapping[str, float]) -> bool:
+    return all(math.isfinite(v) for v in grads.values())

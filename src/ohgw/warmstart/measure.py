@@ -1,0 +1,100 @@
+"""Cost of a block of code: wall seconds and peak memory above the level at entry (CUDA
+max-allocated on a GPU; sampled resident set size on CPU). FLOPs are counted apart, on
+the meta device, so that counting never slows the timed work."""
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from ohgw.hparams import smoothed_cross_entropy
+
+_PAGE = 4096
+_M_MMAP_THRESHOLD = -3
+try:
+    _LIBC = ctypes.CDLL("libc.so.6")
+except OSError:  # not glibc: RSS sampling still works, less exactly
+    _LIBC = None
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
+class Cost:
+    """with Cost(device) as c: ...  then c.seconds, c.peak_bytes."""
+
+    def __init__(self, device: torch.device):
+        self.device = torch.device(device)
+        self.seconds = self.peak_bytes = 0
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        else:
+            self._start_rss_sampler()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - self._base
+        else:
+            self._stop_rss_sampler()
+        self.seconds = time.perf_counter() - self._t0
+
+    # On CPU, freed heap memory stays resident, hiding later peaks: while measuring, make
+    # glibc serve tensors from mmap (returned on free) so RSS follows live memory.
+    def _start_rss_sampler(self):
+        if _LIBC is not None:
+            _LIBC.malloc_trim(0)
+            _LIBC.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
+        self._base = self._peak = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self):
+        while not self._stop.wait(0.0005):
+            self._peak = max(self._peak, _rss())
+
+    def _stop_rss_sampler(self):
+        self._peak = max(self._peak, _rss())
+        self._stop.set()
+        self._thread.join()
+        self.peak_bytes = self._peak - self._base
+        if _LIBC is not None:
+            _LIBC.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)  # glibc's default
+
+
+def training_step_flops(module, batch) -> int:
+    """FLOPs of one training step's forward and backward, counted on the meta device."""
+    meta = module.meta_copy()
+    x, y = (t.to("meta") for t in batch)
+    with FlopCounterMode(display=False) as counter:
+        logits = meta(meta.augment(x, module.hp["aug_magnitude"]))
+        smoothed_cross_entropy(logits, y, module.hp["label_smoothing"]).backward()
+    return counter.get_total_flops()
+
+
+def flops_profile(task, variant) -> dict:
+    """FLOPs of one hyper-step of `variant` and of one training step on `task`'s batch
+    shapes (the same for every trial of a replicate)."""
+    from ohgw.warmstart.lookahead import hypergradient_flops
+
+    module, data = task.module(), task.datamodule()
+    data.setup("fit")
+    batch = next(iter(data.train_dataloader()))
+    x_val, y_val = next(iter(data.val_dataloader()))
+    val_batch = (x_val[: len(batch[1])], y_val[: len(batch[1])])
+    targets = variant.targets(task.space)
+    hyperstep = hypergradient_flops(module, batch, val_batch, module.hp, names=targets) \
+        if variant.active and targets else 0
+    return {"hyperstep": hyperstep, "step": training_step_flops(module, batch)}
