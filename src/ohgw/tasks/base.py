@@ -13,6 +13,10 @@ from ohgw.hparams import REQUIRED
 from ohgw.space import SearchSpace
 from ohgw.tasks.module import HyperModule
 
+# Splits loaded by this process, kept only where a long-lived process asks for it by
+# setting a dict here (the fork server): the trials it forks inherit the data.
+DATA_CACHE: dict | None = None
+
 
 class Task:
     def __init__(self, name: str, tau: float, metric: str, mode: str, max_epochs: int,
@@ -62,7 +66,16 @@ class Task:
 
     def datamodule(self, shuffle_seed: int = 0) -> "TensorDataModule":
         self.check_data()
-        return TensorDataModule(*self.splits(), batch_size=self.batch_size, shuffle_seed=shuffle_seed)
+        return TensorDataModule(*self.cached_splits(), batch_size=self.batch_size, shuffle_seed=shuffle_seed)
+
+    def cached_splits(self):
+        if DATA_CACHE is None:
+            return self.splits()
+        # every setting but the search space, so that tasks differing in any of them never share
+        key = (type(self).__qualname__, repr({k: v for k, v in vars(self).items() if k != "space"}))
+        if key not in DATA_CACHE:
+            DATA_CACHE[key] = self.splits()
+        return DATA_CACHE[key]
 
 
 class TensorDataModule(L.LightningDataModule):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import lightning as L
 import numpy as np
+import torch
 
 from ohgw.warmstart.lookahead import hypergradient, is_finite
 from ohgw.warmstart.measure import Cost
@@ -92,6 +93,7 @@ class WarmStartCallback(L.Callback):
     def _validation_batch(self, trainer, module, size):
         """The first `size` validation examples (as large as a training batch)."""
         if self._val_batch is None:
-            x, y = next(iter(trainer.datamodule.val_dataloader()))
+            with torch.random.fork_rng(devices=[]):  # a new DataLoader iterator draws a seed
+                x, y = next(iter(trainer.datamodule.val_dataloader()))
             self._val_batch = (x[:size].to(module.device), y[:size].to(module.device))
         return self._val_batch

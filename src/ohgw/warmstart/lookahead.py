@@ -26,10 +26,14 @@ def lookahead_loss(module, train_batch, val_batch, hparams: Mapping, *,
     `momentum_buffers` (parameter name -> buffer) continues a run in progress; None is the
     first step, where PyTorch's SGD sets the buffer to the gradient. `lr_scale` is the
     LR schedule's current factor."""
+    return _lookahead(module, train_batch, val_batch, hparams, momentum_buffers, lr_scale,
+                      create_graph=True)
+
+
+def _lookahead(module, train_batch, val_batch, hparams, momentum_buffers, lr_scale, create_graph):
     with _train_mode(module):
         hp = _as_tensors(module, hparams)
-        w1, buffers = _one_step(module, train_batch, hp, momentum_buffers, lr_scale,
-                                create_graph=True)
+        w1, buffers = _one_step(module, train_batch, hp, momentum_buffers, lr_scale, create_graph)
         return _val_loss(module, w1, buffers, val_batch)
 
 
@@ -73,8 +77,7 @@ def hypergradient_flops(module, train_batch, val_batch, hparams: Mapping, *, nam
     with FlopCounterMode(display=False) as counter:
         _autograd_part(*args, hparams, by_autograd, _to_meta(momentum_buffers), 1.0)
         for _ in range(2 * len(by_fd)):
-            with torch.no_grad():
-                lookahead_loss(*args, hparams, momentum_buffers=_to_meta(momentum_buffers))
+            _lookahead(*args, hparams, _to_meta(momentum_buffers), 1.0, create_graph=False)
     return counter.get_total_flops()
 
 
@@ -115,9 +118,9 @@ def _central_difference(module, train_batch, val_batch, hparams, name, h, buffer
     values = []
     for sign in (1, -1):
         shifted = {**module.hp, **hparams, name: float({**module.hp, **hparams}[name]) + sign * h}
-        with torch.no_grad(), _restored_rng(module, rng):
-            values.append(lookahead_loss(module, train_batch, val_batch, shifted,
-                                         momentum_buffers=buffers, lr_scale=lr_scale).item())
+        with _restored_rng(module, rng):
+            values.append(_lookahead(module, train_batch, val_batch, shifted, buffers, lr_scale,
+                                     create_graph=False).item())
     return (values[0] - values[1]) / (2 * h)
 
 

@@ -1,0 +1,109 @@
+"""The hyper-gradient is the heart of the study: check it against finite differences and
+the lookahead objective against a real optimizer step."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ohgw.warmstart import hypergradient, lookahead_loss
+from tests.conftest import HP
+
+
+def lookahead(module, train, val, hp, seed=1, **kw):
+    torch.manual_seed(seed)
+    return lookahead_loss(module, train, val, hp, **kw).item()
+
+
+def central_difference(module, train, val, hp, name, h, **kw):
+    up = lookahead(module, train, val, {**hp, name: hp[name] + h}, **kw)
+    down = lookahead(module, train, val, {**hp, name: hp[name] - h}, **kw)
+    return (up - down) / (2 * h)
+
+
+def assert_agrees(grad, fd, name):
+    # ReLU/max-pool make F piecewise smooth, with jumps where the training gradient jumps:
+    # h=1e-6 keeps both evaluations on one piece (larger h straddles jumps on digits).
+    if abs(fd) > 1e-5:
+        assert abs(grad - fd) / abs(fd) < 1e-4, (name, grad, fd)
+    else:  # tiny gradient: absolute agreement
+        assert abs(grad - fd) < 1e-9, (name, grad, fd)
+
+
+def test_hypergradient_matches_finite_differences(digits64):
+    module, train, val = digits64
+    torch.manual_seed(1)
+    grads = hypergradient(module, train, val, HP)
+    assert set(grads) == set(HP) and grads.finite_difference == ()
+    for name in HP:
+        assert_agrees(grads[name], central_difference(module, train, val, HP, name, 1e-6), name)
+    assert abs(grads["log_lr"]) > 1e-3 and abs(grads["label_smoothing"]) > 1e-3
+
+
+def test_momentum_gradient_exactly_zero_on_first_step_nonzero_after(digits64):
+    module, train, val = digits64
+    assert hypergradient(module, train, val, HP)["momentum"] == 0.0
+    buffers = {n: torch.randn_like(p) * 0.1 for n, p in module.named_parameters()}
+    torch.manual_seed(1)
+    grads = hypergradient(module, train, val, HP, momentum_buffers=buffers)
+    fd = central_difference(module, train, val, HP, "momentum", 1e-6, momentum_buffers=buffers)
+    assert grads["momentum"] != 0.0
+    assert_agrees(grads["momentum"], fd, "momentum")
+
+
+def test_lookahead_equals_a_real_sgd_step(digits64):
+    module, train, val = digits64
+    hp = {**HP, "aug_magnitude": 0.0}
+    reference = copy.deepcopy(module).train()
+    opt = torch.optim.SGD(reference.parameters(), lr=10 ** hp["log_lr"], momentum=hp["momentum"],
+                          weight_decay=10 ** hp["log_wd"])
+    F.cross_entropy(reference(train[0]), train[1], label_smoothing=hp["label_smoothing"]).backward()
+    opt.step()
+    expected = F.cross_entropy(reference(val[0]), val[1]).item()
+    assert abs(lookahead(module, train, val, hp) - expected) < 1e-10
+
+
+def test_lookahead_leaves_module_untouched(digits64):
+    module, train, val = digits64
+    module.eval()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    hypergradient(module, train, val, HP)
+    lookahead(module, train, val, HP)
+    after = module.state_dict()
+    assert not module.training  # mode restored
+    assert all(torch.equal(before[k], after[k]) for k in before)  # incl. BatchNorm running stats
+    assert all(p.grad is None for p in module.parameters())
+
+
+def test_deterministic_under_manual_seed_and_caller_rng_untouched(digits64):
+    module, train, val = digits64
+    assert lookahead(module, train, val, HP, seed=5) == lookahead(module, train, val, HP, seed=5)
+    assert lookahead(module, train, val, HP, seed=5) != lookahead(module, train, val, HP, seed=6)
+    torch.manual_seed(3)
+    hypergradient(module, train, val, HP)
+    after_warmstart = torch.rand(1)
+    torch.manual_seed(3)
+    assert torch.equal(after_warmstart, torch.rand(1))  # trials stay paired with the baseline
+
+
+def test_non_differentiable_hyperparameter_uses_finite_differences(digits64):
+    module, train, val = digits64
+    torch.manual_seed(1)
+    autograd = hypergradient(module, train, val, HP)["log_lr"]
+    spec = module.search_space["log_lr"]
+    module.search_space.params["log_lr"] = type(spec)(**{**spec.__dict__, "differentiable": False})
+    torch.manual_seed(1)
+    grads = hypergradient(module, train, val, HP, fd_step=1e-6 / spec.range)
+    assert grads.finite_difference == ("log_lr",)
+    assert abs(grads["log_lr"] - autograd) / abs(autograd) < 1e-4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_hypergradient_on_cuda_matches_cpu(digits64):
+    module, train, val = digits64
+    torch.manual_seed(1)
+    cpu = hypergradient(module, train, val, {**HP, "aug_magnitude": 0.0})
+    cuda = hypergradient(module.cuda(), [t.cuda() for t in train], [t.cuda() for t in val],
+                         {**HP, "aug_magnitude": 0.0})
+    for name in cpu:
+        assert cuda[name] == pytest.approx(cpu[name], rel=1e-6, abs=1e-12)
