@@ -1,0 +1,1 @@
+"""Analysis of replicate records: T@tau, paired statistics, plots and a report."""

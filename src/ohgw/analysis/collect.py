@@ -1,0 +1,188 @@
+"""Find and load replicate records below some directories, and group them for comparison.
+
+A replicate enters the analysis only when its record says `complete` and its results.csv is
+whole; failed or running ones are listed as excluded, corrupt or truncated files are skipped
+with a warning naming the file. Replicates that would be compared with each other must share
+the task settings and the budget; otherwise the analysis refuses, naming both."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ohgw.tuning.records import RECORD, RESULTS
+
+BASELINE = "baseline"
+RECORD_KEYS = ("status", "task", "scheduler", "warmstart", "eta_h", "seed", "tau", "metric",
+               "mode", "budget")
+RESULT_COLUMNS = ("trial_id", "epoch", "test_acc", "wallclock_s", "elapsed_s")
+
+
+class AnalysisError(ValueError):
+    """Input the analysis refuses: reported as one line and a non-zero exit."""
+
+
+class GroupKey(NamedTuple):
+    """One row of summary.csv: the replicates of one variant, one per seed."""
+    task: str
+    scheduler: str
+    warmstart: str
+    eta_h: float
+
+    def label(self) -> str:
+        return self.warmstart if self.warmstart == BASELINE else f"{self.warmstart} (eta_h={self.eta_h:g})"
+
+
+@dataclass
+class Replicate:
+    path: Path              # the job directory holding replicate.json and results.csv
+    record: dict
+    results: pd.DataFrame
+
+    @property
+    def key(self) -> GroupKey:
+        r = self.record
+        return GroupKey(r["task"], r["scheduler"], r["warmstart"], float(r["eta_h"]))
+
+    @property
+    def seed(self) -> int:
+        return int(self.record["seed"])
+
+    def setting(self) -> dict:
+        """What must be equal between replicates that are compared with each other."""
+        config = self.record.get("config", {})
+        return {"tau": self.record["tau"], "metric": self.record["metric"], "mode": self.record["mode"],
+                "budget": self.record["budget"], "task": config.get("task"),
+                "scheduler": config.get("scheduler")}
+
+
+@dataclass
+class Collection:
+    replicates: list[Replicate]
+    excluded: list[tuple[Path, str]] = field(default_factory=list)   # (file, why)
+    roots: list[Path] = field(default_factory=list)
+
+    def groups(self) -> dict[GroupKey, list[Replicate]]:
+        """Replicates per variant, sorted by seed."""
+        out: dict[GroupKey, list[Replicate]] = {}
+        for rep in sorted(self.replicates, key=lambda r: (r.key, r.seed)):
+            out.setdefault(rep.key, []).append(rep)
+        return out
+
+    def baseline_of(self, key: GroupKey) -> GroupKey | None:
+        """The baseline a variant is paired with: same task, scheduler and eta_h; the baseline
+        ignores eta_h, so a single baseline of another eta_h stands in when none matches."""
+        bases = [k for k in self.groups() if k.warmstart == BASELINE
+                 and (k.task, k.scheduler) == (key.task, key.scheduler)]
+        exact = [k for k in bases if k.eta_h == key.eta_h]
+        return exact[0] if exact else bases[0] if len(bases) == 1 else None
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def collect(dirs: list[Path | str]) -> Collection:
+    """Every replicate below `dirs`; AnalysisError when there is nothing to analyse or the
+    replicates cannot be compared honestly."""
+    roots = [Path(d) for d in dirs]
+    missing = [str(d) for d in roots if not d.is_dir()]
+    if missing:
+        raise AnalysisError(f"not a directory: {', '.join(missing)}")
+    records = sorted({p.resolve() for d in roots for p in d.rglob(RECORD)})
+    if not records:
+        raise AnalysisError(f"no {RECORD} found below {', '.join(map(str, roots))}")
+    collection = Collection([], roots=roots)
+    for path in records:
+        loaded = load_replicate(path.parent)
+        if isinstance(loaded, Replicate):
+            collection.replicates.append(loaded)
+        else:
+            collection.excluded.append((path.parent, loaded))
+    if not collection.replicates:
+        raise AnalysisError(f"no complete replicate below {', '.join(map(str, roots))} "
+                            f"({len(collection.excluded)} excluded: {collection.excluded[0][1]})")
+    check_comparable(collection)
+    return collection
+
+
+def load_replicate(job_dir: Path) -> Replicate | str:
+    """The replicate, or why it is left out. Corrupt files also get a warning on stderr."""
+    record_file, results_file = job_dir / RECORD, job_dir / RESULTS
+    try:
+        record = json.loads(record_file.read_text())
+        missing = [k for k in RECORD_KEYS if k not in record]
+        if missing:
+            raise ValueError(f"missing keys {missing}")
+    except (ValueError, OSError) as e:  # JSONDecodeError is a ValueError
+        return _corrupt(record_file, f"unreadable record: {e}")
+    if record["status"] != "complete":
+        return f"status {record['status']}" + (f" ({record['error']})" if record.get("error") else "")
+    try:
+        results = read_results(results_file, record)
+    except (ValueError, OSError) as e:
+        return _corrupt(results_file, str(e))
+    return Replicate(job_dir, record, results)
+
+
+def read_results(path: Path, record: dict) -> pd.DataFrame:
+    """results.csv, checked to be whole: ends with a newline, has the expected columns, no
+    missing values in them, and as many rows as the record counted."""
+    text = path.read_text()
+    expected = int(record.get("budget_used", {}).get("epochs", 0))
+    if not text.strip() and expected == 0:  # no trial finished an epoch: all censored
+        return pd.DataFrame(columns=[*RESULT_COLUMNS, record["metric"]])
+    if not text.endswith("\n"):
+        raise ValueError("truncated (no final newline)")
+    frame = pd.read_csv(path)
+    needed = [*RESULT_COLUMNS, record["metric"]]
+    absent = [c for c in needed if c not in frame]
+    if absent:
+        raise ValueError(f"missing columns {absent}")
+    if frame[needed].isna().any().any():
+        raise ValueError("missing values in " + ", ".join(c for c in needed if frame[c].isna().any()))
+    if len(frame) != expected:
+        raise ValueError(f"{len(frame)} rows but the record counted {expected}")
+    return frame
+
+
+def _corrupt(path: Path, why: str) -> str:
+    warn(f"skipping {path}: {why}")
+    return f"corrupt {path.name}: {why}"
+
+
+def check_comparable(collection: Collection) -> None:
+    """All replicates of one (task, scheduler) are compared with each other: they must share
+    the setting, and a variant may hold only one replicate per seed."""
+    first: dict[tuple, Replicate] = {}
+    for key, reps in collection.groups().items():
+        seeds = [r.seed for r in reps]
+        dup = next((s for s in seeds if seeds.count(s) > 1), None)
+        if dup is not None:
+            a, b = [r.path for r in reps if r.seed == dup][:2]
+            raise AnalysisError(f"two replicates of {key.task}/{key.scheduler}/{key.label()} "
+                                f"seed {dup}: {a} and {b}; analyse them separately")
+        for rep in reps:
+            ref = first.setdefault((key.task, key.scheduler), rep)
+            diff = _first_difference(ref.setting(), rep.setting())
+            if diff:
+                raise AnalysisError(f"refusing to compare {key.task}/{key.scheduler} replicates "
+                                    f"with different {diff}: {ref.path} vs {rep.path}; "
+                                    f"analyse them separately")
+
+
+def _first_difference(a, b, prefix: str = "") -> str | None:
+    """'name: a != b' for the first differing (nested) entry, else None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            diff = _first_difference(a.get(k), b.get(k), f"{prefix}{'.' if prefix else ''}{k}")
+            if diff:
+                return diff
+        return None
+    same = a == b or (isinstance(a, float) and isinstance(b, float) and np.isclose(a, b))
+    return None if same else f"{prefix}: {a} != {b}"

@@ -1,0 +1,50 @@
+"""collect -> measures -> tables, plots, report: the whole analysis of some directories."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ohgw.analysis import plots, report
+from ohgw.analysis.collect import collect
+from ohgw.analysis.tables import (criteria_lines, hyperparams_table, measures, paired_table,
+                                  summary_table)
+from ohgw.tuning.records import atomic_write_text
+
+OUT_DIR = "analysis"
+
+
+def analyze(dirs: list[Path | str], out: Path | str | None = None) -> Path:
+    """Analyse every replicate below `dirs` into `out` (default: <first dir>/analysis).
+    Everything is computed before the first file lands in `out`, and the report comes last:
+    a failure leaves no half-written analysis that looks valid."""
+    collection = collect(dirs)
+    out = Path(out) if out is not None else Path(dirs[0]) / OUT_DIR
+    per_seed = measures(collection)
+    summary = summary_table(collection, per_seed)
+    paired = paired_table(collection, per_seed)
+    hyper = hyperparams_table(collection)
+    criteria = criteria_lines(paired)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        pngs = plots.plot_all(collection, per_seed, staging)
+        generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        blocks = report.build(collection, summary, paired, hyper, criteria,
+                              [out / p.name for p in pngs], generated)
+        html = report.to_html([(b[0], staging / b[1].name, *b[2:]) if b[0] == "img" else b for b in blocks])
+        for png in pngs:
+            os.replace(png, out / png.name)
+        for name, frame in (("summary.csv", summary), ("paired.csv", paired), ("hyperparams.csv", hyper)):
+            atomic_write_text(out / name, frame.to_csv(index=False))
+        atomic_write_text(out / "report.md", report.to_markdown(blocks))
+        atomic_write_text(out / "report.html", html)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for path, why in collection.excluded:
+        print(f"excluded {path}: {why}")
+    print("\n".join(criteria))
+    print(f"analysis of {len(collection.replicates)} replicate(s) written to {out}")
+    return out

@@ -1,0 +1,179 @@
+"""The PNG plots, one set per (task, scheduler): best-so-far curves, T@tau per seed,
+survival per rung, |hyper-gradient| vs paired benefit, final hyperparameter distributions."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate  # noqa: E402
+from ohgw.analysis.metrics import UNIT_LABELS, UNITS, progress, trials  # noqa: E402
+from ohgw.analysis.tables import trial_benefit  # noqa: E402
+
+DPI = 110
+
+
+def plot_all(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], out: Path) -> list[Path]:
+    """Write every plot into `out`; returns the files in reading order."""
+    files = []
+    for (task, scheduler), groups in blocks(collection).items():
+        stem = f"{task}_{scheduler}"
+        colours = {k: ("black" if k.warmstart == BASELINE else f"C{i}") for i, k in enumerate(groups)}
+        for name, draw in (("best_so_far", best_so_far), ("t_tau", t_tau_dots), ("survival", survival),
+                           ("hypergradient_benefit", hypergradient_benefit),
+                           ("hyperparameters", hyperparameters)):
+            drawn = draw(collection, groups, per_seed, colours)
+            if drawn is None:  # nothing to show (e.g. no warm-start variant with a baseline)
+                continue
+            fig, title = drawn
+            fig.suptitle(f"{title}\n{task} / {scheduler}")
+            path = out / f"{name}_{stem}.png"
+            fig.savefig(path, dpi=DPI, bbox_inches="tight")
+            plt.close(fig)
+            files.append(path)
+    return files
+
+
+def blocks(collection: Collection) -> dict[tuple[str, str], dict[GroupKey, list[Replicate]]]:
+    """Groups per (task, scheduler), baseline first."""
+    out: dict = {}
+    for key, reps in sorted(collection.groups().items(), key=lambda kv: (kv[0].warmstart != BASELINE, kv[0])):
+        out.setdefault((key.task, key.scheduler), {})[key] = reps
+    return out
+
+
+def _band(ax, x, curves: np.ndarray, colour, label):
+    """Median line and IQR band over seeds (rows of `curves`); NaN = no report yet."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before the first report
+        q25, med, q75 = np.nanpercentile(curves, [25, 50, 75], axis=0)
+    ax.plot(x, med, color=colour, label=f"{label} (n={len(curves)})", drawstyle="steps-post")
+    ax.fill_between(x, q25, q75, color=colour, alpha=0.2, step="post", linewidth=0)
+
+
+def best_so_far(collection, groups, per_seed, colours):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    first = next(iter(groups.values()))[0].record
+    for key, reps in groups.items():
+        progs = [progress(r.results, r.record["metric"], r.record["mode"]) for r in reps]
+        epochs = np.arange(1, max(len(p) for p in progs) + 1)
+        by_epoch = np.array([np.interp(epochs, p["epochs"], p["best"], left=np.nan) for p in progs])
+        _band(axes[0], epochs, by_epoch, colours[key], key.label())
+        grid = np.linspace(0, max(p["wallclock_s"].max() for p in progs), 300)
+        by_time = np.array([_step_at(p["wallclock_s"].to_numpy(), p["best"].to_numpy(), grid) for p in progs])
+        _band(axes[1], grid, by_time, colours[key], key.label())
+    for ax, unit in zip(axes, ("epochs", "wallclock_s")):
+        ax.axhline(first["tau"], color="red", linestyle="--", linewidth=1, label=f"tau = {first['tau']}")
+        ax.set_xlabel(UNIT_LABELS[unit])
+        ax.set_ylabel(f"best-so-far {first['metric']}")
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="lower right", fontsize=8)
+    return fig, "Best-so-far validation score: median over seeds, IQR band"
+
+
+def _step_at(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """y of the last point with x <= grid value (NaN before the first point)."""
+    idx = np.searchsorted(x, grid, side="right") - 1
+    return np.where(idx >= 0, y[np.clip(idx, 0, None)], np.nan)
+
+
+def t_tau_dots(collection, groups, per_seed, colours):
+    fig, axes = plt.subplots(1, len(UNITS), figsize=(4.2 * len(UNITS), 4.2), layout="constrained")
+    keys = list(groups)
+    base = next((k for k in keys if k.warmstart == BASELINE), None)
+    for ax, unit in zip(axes, UNITS):
+        values = pd.DataFrame({k: per_seed[k][f"t_{unit}"] for k in keys})  # seeds x variants
+        finite = values.to_numpy()[np.isfinite(values.to_numpy())]
+        top = (finite.max() if len(finite) else 1.0) * 1.15
+        shown = values.replace(np.inf, top)
+        for seed, row in shown.iterrows():
+            if base is not None:
+                for i, k in enumerate(keys):
+                    if k != base and not np.isnan(row[k]) and not np.isnan(row[base]):
+                        ax.plot([keys.index(base), i], [row[base], row[k]], color="grey", alpha=0.4, linewidth=0.8)
+        for i, k in enumerate(keys):
+            censored = np.isinf(values[k])
+            ax.scatter(np.full((~censored).sum(), i), shown[k][~censored], color=colours[k], zorder=3)
+            ax.scatter(np.full(censored.sum(), i), shown[k][censored], color=colours[k], marker="x", zorder=3)
+        ax.axhline(top, color="red", linestyle=":", linewidth=1)
+        ax.text(len(keys) - 0.5, top, "not reached (censored, x)", color="red", fontsize=8, ha="right", va="bottom")
+        ax.set_xticks(range(len(keys)), [k.label() for k in keys], rotation=20, ha="right", fontsize=8)
+        ax.set_xlim(-0.5, len(keys) - 0.5)
+        ax.set_ylim(0, top * 1.08)
+        ax.set_ylabel(f"T@tau, {UNIT_LABELS[unit]}")
+        ax.grid(alpha=0.3, axis="y")
+    return fig, "Time to reach tau per seed (lines join the same seed)"
+
+
+def survival(collection, groups, per_seed, colours):
+    task_cfg = next(iter(groups.values()))[0].record.get("config", {}).get("task", {})
+    rungs_cfg = task_cfg.get("rungs", {})
+    grace, factor = rungs_cfg.get("grace_period", 1), rungs_cfg.get("reduction_factor", 3)
+    levels = []
+    while grace <= task_cfg.get("max_epochs", grace):
+        levels.append(grace)
+        grace *= factor
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    width = 0.8 / len(groups)
+    for j, (key, reps) in enumerate(groups.items()):
+        depth = pd.concat([trials(r.results)["epoch"] for r in reps])
+        frac = [(depth >= level).mean() for level in levels]
+        ax.bar(np.arange(len(levels)) + (j - (len(groups) - 1) / 2) * width, frac, width,
+               color=colours[key], label=f"{key.label()} ({len(depth)} trials)")
+    ax.set_xticks(range(len(levels)), [str(level) for level in levels])
+    ax.set_xlabel("rung (epochs trained)")
+    ax.set_ylabel("fraction of trials reaching the rung")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return fig, "Survival of configurations per rung (all seeds)"
+
+
+def hypergradient_benefit(collection, groups, per_seed, colours):
+    base = next((k for k in groups if k.warmstart == BASELINE), None)
+    if base is None:
+        return None
+    base_reps = {r.seed: r for r in groups[base]}
+    frames = {k: pd.concat([trial_benefit(base_reps[r.seed], r) for r in reps if r.seed in base_reps])
+              for k, reps in groups.items() if k != base and any(r.seed in base_reps for r in reps)}
+    frames = {k: f for k, f in frames.items() if len(f) and (f["hg_norm"] > 0).any()}
+    if not frames:
+        return None
+    metric = groups[base][0].record["metric"]
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    for key, f in frames.items():
+        f = f[f["hg_norm"] > 0]
+        ax.scatter(f["hg_norm"], f["benefit"], color=colours[key], alpha=0.7, label=f"{key.label()} ({len(f)} trials)")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("|dF/dpsi| at the sampled x (L2 norm over hyperparameters, search-space scale)")
+    ax.set_ylabel(f"paired benefit: {metric} variant - baseline\n(same trial, deepest common epoch)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig, "Hyper-gradient magnitude vs the trial's paired benefit"
+
+
+def hyperparameters(collection, groups, per_seed, colours):
+    space = next(iter(groups.values()))[0].record.get("config", {}).get("task", {}).get("search_space", {})
+    names = [n for n, s in space.items() if s.get("type") == "float"]
+    if not names:
+        return None
+    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.6), layout="constrained", squeeze=False)
+    for ax, name in zip(axes[0], names):
+        edges = np.linspace(space[name]["low"], space[name]["high"], 11)
+        for key, reps in groups.items():
+            per_trial = pd.concat([trials(r.results) for r in reps])
+            column = f"ws_{name}" if f"ws_{name}" in per_trial else f"hp_{name}"
+            ax.hist(per_trial[column], edges, histtype="step", linewidth=1.5, color=colours[key],
+                    label=f"{key.label()}: psi'" if key.warmstart != BASELINE else "baseline: x")
+        ax.set_xlabel(f"{name} (search-space scale)")
+        ax.set_ylabel("trials")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=len(groups), fontsize=8)
+    return fig, "Hyperparameters the trials trained with (baseline: sampled x; variants: adjusted psi')"

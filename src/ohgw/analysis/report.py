@@ -1,0 +1,120 @@
+"""report.md and a self-contained report.html (plots embedded) from one list of blocks."""
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ohgw.analysis.metrics import UNITS
+
+# A block: ("h1"|"h2"|"p"|"pre", text) | ("table", DataFrame) | ("img", path, caption)
+Block = tuple
+
+DEFINITIONS = """\
+- **T@tau**: cost spent when the best-so-far validation score of the replicate first reaches the task's
+  target tau, in wall-clock seconds of the tuner, device-seconds (summed over trial processes, start-up
+  included) and epochs consumed (one reported epoch = one epoch). A replicate that never reaches tau is
+  *censored* (shown as inf): it counts as slower than any replicate that did.
+- **median, IQR**: over seeds; a quantile that falls on a censored replicate is inf.
+- **reduction**: 1 - median(variant) / median(baseline) over the seeds both have (positive = faster).
+- **p**: two-sided paired Wilcoxon signed-rank test over seeds (censored times ranked worse than every
+  reached time); **p_bonf**: Bonferroni-corrected over all tests in the paired table.
+- **AUC**: mean best-so-far score after each epoch consumed (area under the best-so-far curve per epoch).
+- **extra compute**: warm-start seconds as % of the replicate's device-seconds (and % of training FLOPs
+  when the results count training steps); **peak memory ratio**: the replicate's peak over a normal
+  training step's peak.
+- **std ratio**: seed-wise std of T@tau, variant over baseline (undefined when a seed is censored).
+- **KL**: KL(adjusted psi' || sampled x) in nats between 10-bin histograms on the search-space bounds
+  (0.5 pseudo-counts per bin)."""
+
+SUMMARY_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_seeds", "n_censored",
+                   *[f"t_{u}_median" for u in UNITS], "t_epochs_q25", "t_epochs_q75", "t_epochs_std",
+                   "best_val_median", "test_of_best_median", "auc_epochs_median",
+                   "ws_device_pct_median", "peak_mem_ratio_median"]
+PAIRED_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_pairs",
+                  *[c for u in UNITS for c in (f"reduction_{u}", f"p_bonf_{u}")],
+                  "final_val_change_rel", "extra_device_pct", "peak_mem_ratio", "note"]
+
+
+def build(collection, summary: pd.DataFrame, paired: pd.DataFrame, hyper: pd.DataFrame,
+          criteria: list[str], plots: list[Path], generated: str) -> list[Block]:
+    blocks: list[Block] = [
+        ("h1", "ohgw-bench analysis"),
+        ("p", f"Generated {generated} from {len(collection.replicates)} complete replicate(s) below "
+              + ", ".join(f"`{r}`" for r in collection.roots)
+              + f"; {len(collection.excluded)} excluded. Full tables: summary.csv, paired.csv, hyperparams.csv."),
+        ("h2", "Success criteria of the strategy, per comparison"),
+        ("pre", "\n".join(criteria) or "No warm-start variant to compare with a baseline."),
+        ("h2", "Summary per variant (T@tau: median over seeds)"),
+        ("table", summary[[c for c in SUMMARY_COLUMNS if c in summary]]),
+        ("h2", "Each variant vs its baseline (paired by seed)"),
+        ("table", paired[[c for c in PAIRED_COLUMNS if c in paired]] if len(paired) else paired),
+        ("h2", "Hyperparameter shift psi' - x"),
+        ("table", hyper),
+        ("h2", "Plots"),
+        *[("img", p, p.stem.replace("_", " ")) for p in plots],
+        ("h2", "Definitions"),
+        ("p", DEFINITIONS),
+    ]
+    if collection.excluded:
+        excluded = pd.DataFrame([(str(p), why) for p, why in collection.excluded], columns=["replicate", "why"])
+        blocks[2:2] = [("h2", "Excluded replicates"), ("table", excluded)]
+    return blocks
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else "inf" if math.isinf(v) else f"{v:.4g}"
+    return str(v)
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    out = []
+    for kind, body, *rest in blocks:
+        if kind == "h1":
+            out.append(f"# {body}")
+        elif kind == "h2":
+            out.append(f"## {body}")
+        elif kind == "p":
+            out.append(body)
+        elif kind == "pre":
+            out.append(f"```\n{body}\n```")
+        elif kind == "table":
+            out.append(_md_table(body))
+        elif kind == "img":
+            out.append(f"![{rest[0]}]({body.name})")
+    return "\n\n".join(out) + "\n"
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(none)"
+    cells = [[_fmt(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
+    return "\n".join(["| " + " | ".join(map(str, frame.columns)) + " |",
+                      "|" + "---|" * len(frame.columns),
+                      *["| " + " | ".join(row) + " |" for row in cells]])
+
+
+def to_html(blocks: list[Block]) -> str:
+    out = ["<!doctype html><html><head><meta charset='utf-8'><title>ohgw-bench analysis</title>",
+           "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+           "table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;"
+           "padding:3px 6px;text-align:right}img{max-width:100%}pre{background:#f5f5f5;padding:1em;"
+           "overflow-x:auto}</style></head><body>"]
+    for kind, body, *rest in blocks:
+        if kind in ("h1", "h2"):
+            out.append(f"<{kind}>{html.escape(body)}</{kind}>")
+        elif kind == "p":
+            out.append("<p>" + html.escape(body).replace("\n- ", "<br>- ") + "</p>")
+        elif kind == "pre":
+            out.append(f"<pre>{html.escape(body)}</pre>")
+        elif kind == "table":
+            out.append("<p>(none)</p>" if body.empty else body.to_html(index=False, na_rep="", float_format=_fmt))
+        elif kind == "img":
+            data = base64.b64encode(Path(body).read_bytes()).decode()
+            out.append(f"<figure><img alt='{html.escape(rest[0])}' src='data:image/png;base64,{data}'>"
+                       f"<figcaption>{html.escape(rest[0])}</figcaption></figure>")
+    return "\n".join(out + ["</body></html>"]) + "\n"

@@ -1,0 +1,179 @@
+"""The three tables: summary.csv (per variant), paired.csv (variant vs baseline over shared
+seeds, with the strategy's success criteria) and hyperparams.csv (shift of psi' from x)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate
+from ohgw.analysis.metrics import UNITS, quantile, replicate_measures, trials
+from ohgw.analysis.stats import bonferroni, histogram_kl, wilcoxon_censored
+
+# The strategy's success criteria
+MIN_REDUCTION = 0.15        # median reduction of T@tau ...
+MAX_P = 0.05                # ... with a (Bonferroni-corrected) p-value below this
+MAX_SCORE_DROP = 0.002      # relative drop in best final validation score
+MAX_EXTRA_COMPUTE_PCT = 5.0
+MAX_PEAK_RATIO = 1.10
+MAX_STD_RATIO = 1.10
+
+
+def measures(collection: Collection) -> dict[GroupKey, pd.DataFrame]:
+    """Per variant: one row of replicate measures per seed, indexed by seed."""
+    return {key: pd.DataFrame([replicate_measures(r) for r in reps]).set_index("seed")
+            for key, reps in collection.groups().items()}
+
+
+def _spread(values, name: str) -> dict:
+    return {f"{name}_median": quantile(values, 0.5), f"{name}_q25": quantile(values, 0.25),
+            f"{name}_q75": quantile(values, 0.75)}
+
+
+def _std(values) -> float:
+    """Seed-wise std (ddof=1); undefined (NaN) when a value is censored or there is one seed."""
+    v = np.asarray(values, dtype=float)
+    return float(np.std(v, ddof=1)) if len(v) > 1 and np.all(np.isfinite(v)) else math.nan
+
+
+def summary_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame]) -> pd.DataFrame:
+    rows = []
+    for key, m in per_seed.items():
+        rep = collection.groups()[key][0]
+        row = {**key._asdict(), "n_seeds": len(m), "seeds": " ".join(map(str, m.index)),
+               "tau": rep.record["tau"], "metric": rep.record["metric"],
+               "n_censored": int(np.isinf(m["t_epochs"]).sum())}
+        for u in UNITS:
+            row.update(_spread(m[f"t_{u}"], f"t_{u}"), **{f"t_{u}_std": _std(m[f"t_{u}"])})
+        row.update(_spread(m["best_val"], "best_val"), **_spread(m["test_of_best"], "test_of_best"))
+        for col in ("auc_epochs", "ws_device_pct", "ws_flops_pct", "peak_mem_ratio", "device_s",
+                    "epochs_used", "wallclock_used_s"):
+            row[f"{col}_median"] = quantile(m[col], 0.5)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame]) -> pd.DataFrame:
+    """Each variant vs its baseline over the seeds both have; a variant with no baseline
+    (or no shared seed) gets a row that says so and no statistics."""
+    rows = []
+    for key, m in per_seed.items():
+        if key.warmstart == BASELINE:
+            continue
+        base_key = collection.baseline_of(key)
+        row = {"task": key.task, "scheduler": key.scheduler, "warmstart": key.warmstart,
+               "eta_h": key.eta_h}
+        seeds = [] if base_key is None else sorted(set(m.index) & set(per_seed[base_key].index))
+        if not seeds:
+            row.update(n_pairs=0, note="unpaired: no baseline replicate" + (
+                "" if base_key is None else " with a shared seed"))
+            rows.append(row)
+            continue
+        b, v = per_seed[base_key].loc[seeds], m.loc[seeds]
+        row.update(baseline_eta_h=base_key.eta_h, n_pairs=len(seeds), seeds=" ".join(map(str, seeds)),
+                   note="", **paired_measures(b, v))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if "n_pairs" in table and (table["n_pairs"] > 0).any():
+        p_cols = [f"p_{u}" for u in UNITS]
+        corrected = bonferroni(table[p_cols].to_numpy().ravel()).reshape(len(table), len(UNITS))
+        for i, u in enumerate(UNITS):
+            table[f"p_bonf_{u}"] = corrected[:, i]
+            table[f"crit_reduction_{u}"] = (table[f"reduction_{u}"] >= MIN_REDUCTION) & (table[f"p_bonf_{u}"] < MAX_P)
+    return table
+
+
+def paired_measures(b: pd.DataFrame, v: pd.DataFrame) -> dict:
+    """Statistics of one variant (v) against its baseline (b), rows aligned by seed."""
+    out = {}
+    for u in UNITS:
+        tb, tv = b[f"t_{u}"], v[f"t_{u}"]
+        mb, mv = quantile(tb, 0.5), quantile(tv, 0.5)
+        # relative reduction of the median time: defined while fewer than half are censored
+        out[f"reduction_{u}"] = 1 - mv / mb if math.isfinite(mb) and mb > 0 else math.nan
+        out[f"p_{u}"] = wilcoxon_censored(tb, tv)
+        sb, sv = _std(tb), _std(tv)
+        out[f"std_ratio_{u}"] = sv / sb if sb > 0 else math.nan
+        out[f"crit_std_{u}"] = bool(out[f"std_ratio_{u}"] <= MAX_STD_RATIO)
+    change = (v["best_val"] - b["best_val"]) / b["best_val"]
+    out["final_val_change_rel"] = quantile(change, 0.5)
+    out["final_test_change_rel"] = quantile((v["test_of_best"] - b["test_of_best"]) / b["test_of_best"], 0.5)
+    out["extra_device_pct"] = quantile(v["ws_device_pct"], 0.5)
+    out["extra_flops_pct"] = quantile(v["ws_flops_pct"], 0.5)
+    out["peak_mem_ratio"] = quantile(v["peak_mem_ratio"], 0.5)
+    out["crit_final_score"] = bool(out["final_val_change_rel"] >= -MAX_SCORE_DROP)
+    compute = [x for x in (out["extra_device_pct"], out["extra_flops_pct"]) if not math.isnan(x)]
+    out["crit_compute"] = bool(compute) and max(compute) <= MAX_EXTRA_COMPUTE_PCT
+    out["crit_memory"] = bool(out["peak_mem_ratio"] <= MAX_PEAK_RATIO)
+    return out
+
+
+def criteria_lines(paired: pd.DataFrame) -> list[str]:
+    """The strategy's success criteria, one block per comparison, as plain text."""
+    lines = []
+    for _, r in paired.iterrows():
+        name = f"{r['task']}/{r['scheduler']}: {r['warmstart']} (eta_h={r['eta_h']:g}) vs baseline"
+        if not r["n_pairs"]:
+            lines.append(f"{name}: {r['note']}")
+            continue
+        ok = lambda flag: "PASS" if flag else "FAIL"  # noqa: E731
+        num = lambda x, f: "n/a" if math.isnan(x) else format(x, f)  # noqa: E731 - NaN: censored/unmeasured
+        lines.append(f"{name}, {int(r['n_pairs'])} paired seeds")
+        for u in UNITS:
+            lines.append(f"  [{ok(r[f'crit_reduction_{u}'])}] T@tau ({u}) reduced >= {MIN_REDUCTION:.0%} "
+                         f"with p < {MAX_P}: {num(r[f'reduction_{u}'], '+.1%')}, "
+                         f"p = {r[f'p_{u}']:.3g} (Bonferroni {r[f'p_bonf_{u}']:.3g})")
+        lines.append(f"  [{ok(r['crit_final_score'])}] best final {MAX_SCORE_DROP:.1%} relative drop at most: "
+                     f"{num(r['final_val_change_rel'], '+.2%')}")
+        lines.append(f"  [{ok(r['crit_compute'])}] extra compute <= {MAX_EXTRA_COMPUTE_PCT:g}%: "
+                     f"{num(r['extra_device_pct'] / 100, '.2%')} of device-seconds, "
+                     f"{num(r['extra_flops_pct'] / 100, '.2%')} of FLOPs")
+        lines.append(f"  [{ok(r['crit_memory'])}] peak memory <= {MAX_PEAK_RATIO:.2f} x a training step: "
+                     f"{num(r['peak_mem_ratio'], '.2f')} x")
+        for u in UNITS:
+            lines.append(f"  [{ok(r[f'crit_std_{u}'])}] std of T@tau ({u}) inflated <= "
+                         f"{MAX_STD_RATIO - 1:.0%}: ratio {num(r[f'std_ratio_{u}'], '.2f')}")
+    return lines
+
+
+def hyperparams_table(collection: Collection) -> pd.DataFrame:
+    """Per variant and hyperparameter: mean shift psi' - x over all trials of all seeds and
+    KL(adjusted || sampled) between histograms on the search space's bounds."""
+    rows = []
+    for key, reps in collection.groups().items():
+        if key.warmstart == BASELINE:
+            continue
+        per_trial = pd.concat([trials(r.results) for r in reps])
+        space = reps[0].record.get("config", {}).get("task", {}).get("search_space", {})
+        for name, spec in space.items():
+            if spec.get("type") != "float" or f"ws_{name}" not in per_trial:
+                continue
+            x, psi = per_trial[f"hp_{name}"].astype(float), per_trial[f"ws_{name}"].astype(float)
+            shift = psi - x
+            rows.append({**key._asdict(), "hyperparameter": name, "n_trials": len(x),
+                         "mean_x": x.mean(), "mean_psi": psi.mean(), "mean_shift": shift.mean(),
+                         "mean_abs_shift": shift.abs().mean(), "max_abs_shift": shift.abs().max(),
+                         "kl_adjusted_vs_sampled": histogram_kl(psi, x, spec["low"], spec["high"])})
+    return pd.DataFrame(rows)
+
+
+def trial_benefit(base: Replicate, var: Replicate) -> pd.DataFrame:
+    """Trial k of the variant vs trial k of the baseline (same seed, same sampled x): the
+    hyper-gradient's norm at x and the difference in validation score at the deepest epoch
+    both trials reached."""
+    metric = var.record["metric"]
+    sign = 1 if var.record["mode"] == "max" else -1
+    tb, tv = trials(base.results), trials(var.results)
+    hg = [c for c in tv if c.startswith("hg_")]
+    hp = [c for c in tv if c.startswith("hp_")]
+    rows = []
+    for tid in tv.index.intersection(tb.index):
+        if not np.allclose(tv.loc[tid, hp].astype(float), tb.loc[tid, hp].astype(float)):
+            continue  # a scheduler whose sampling depends on results: no longer paired
+        epoch = min(tv.loc[tid, "epoch"], tb.loc[tid, "epoch"])
+        score = lambda res: float(res.loc[(res["trial_id"] == tid) & (res["epoch"] == epoch), metric].iloc[-1])  # noqa: E731
+        rows.append({"seed": var.seed, "trial_id": tid, "epoch": int(epoch),
+                     "hg_norm": float(np.linalg.norm(tv.loc[tid, hg].astype(float).fillna(0.0))),
+                     "benefit": sign * (score(var.results) - score(base.results))})
+    return pd.DataFrame(rows, columns=["seed", "trial_id", "epoch", "hg_norm", "benefit"])
