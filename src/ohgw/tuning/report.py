@@ -30,6 +30,7 @@ class EpochReporter(L.Callback):
         self.process_start = process_start
         self.train_s = 0.0
         self.elapsed_before = 0.0  # seconds of earlier processes of this trial
+        self.first_batch_s = None  # this process's start-up: launch to its first batch
 
     def state_dict(self):
         return {"train_s": self.train_s, "elapsed_s": self._elapsed()}
@@ -42,6 +43,8 @@ class EpochReporter(L.Callback):
 
     def on_train_epoch_start(self, trainer, module):
         self._t0 = time.perf_counter()
+        if self.first_batch_s is None:
+            self.first_batch_s = time.time() - self.process_start
 
     def on_train_epoch_end(self, trainer, module):
         self.train_s += time.perf_counter() - self._t0
@@ -52,4 +55,5 @@ class EpochReporter(L.Callback):
         trainer.save_checkpoint(tmp)
         os.replace(tmp, self.checkpoint)
         report(epoch=trainer.current_epoch + 1, **metrics, test_acc=test_acc, test_loss=test_loss,
-               train_s=self.train_s, elapsed_s=self._elapsed(), **self.warmstart.record)
+               train_s=self.train_s, elapsed_s=self._elapsed(), first_batch_s=self.first_batch_s,
+               **self.warmstart.record)

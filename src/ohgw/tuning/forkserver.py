@@ -1,0 +1,243 @@
+"""A fork server for trials: imports the trial's modules and loads the task's data once,
+then forks one process per trial start or resume, so a trial starts in milliseconds
+instead of paying ~7-10 s of imports. Each trial is still its own process: a crash or
+kill takes down that trial only, and its memory goes with it.
+
+    python -m ohgw.tuning.forkserver TRIAL_MODULE TRIAL_CONFIG MESSAGE_FD
+
+Requests arrive as JSON lines on stdin (EOF = shut down, killing every live trial);
+replies go out as JSON lines on MESSAGE_FD. The server never initialises CUDA: a process
+forked after that cannot use the GPU, so each trial initialises it itself, after the
+backend's CUDA_VISIBLE_DEVICES is in its environment.
+
+Protocol
+    in:  {"op": "launch", "id": K, "argv": [...], "stdout": P, "stderr": P, "env": {...}, "at": T}
+         {"op": "kill", "id": K}
+    out: {"ready": PID} once, {"id": K, "pid": PID}, {"id": K, "exit": CODE}
+CODE is what subprocess.Popen.returncode would say: -N for death by signal N.
+The trial module must have `main(argv) -> int` and a `PROCESS_START` clock, which each
+child sets to the launch time T so that the trial's elapsed seconds count from launch.
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import importlib
+import json
+import os
+import selectors
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+
+# Modules a trial imports inside main(); preloaded so that a forked trial finds them.
+PRELOAD = ("torch", "lightning", "hydra.utils", "omegaconf", "ohgw.tasks.module",
+           "ohgw.tuning.report", "ohgw.tuning.seeding", "ohgw.warmstart.callback")
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Launch:
+    """What a freshly forked child runs."""
+    id: int
+    argv: list
+    stdout: str
+    stderr: str
+    env: dict
+    at: float
+
+
+def preload(trial_module: str, trial_config: str):
+    """Import what a trial imports and load the task's data into the task's cache."""
+    from omegaconf import OmegaConf
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    cfg = OmegaConf.load(trial_config)
+    importlib.import_module(cfg.logger._target_.rsplit(".", 1)[0])
+    from ohgw.tasks import base, build
+
+    base.DATA_CACHE = {}
+    build(cfg.task).datamodule()  # loads the data once, for every child to inherit
+    assert_no_cuda()
+    return importlib.import_module(trial_module)
+
+
+def assert_no_cuda() -> None:
+    """The CUDA driver does not survive fork: fail now rather than in every trial."""
+    try:
+        with open("/proc/self/maps") as f:
+            loaded = "libcuda.so" in f.read()
+    except OSError:  # not Linux: nothing to check against
+        return
+    if loaded:
+        raise RuntimeError("fork server: the CUDA driver was initialised while preloading; "
+                           "forked trials could not use the GPU")
+
+
+class Server:
+    def __init__(self, requests: int, messages: int):
+        self.requests, self.messages = requests, messages
+        self.children: dict[int, tuple[int, str]] = {}  # pid -> (launch id, stderr path)
+        self.pids: dict[int, int] = {}  # launch id -> pid, while alive
+        self.killed: set[int] = set()  # pids killed on request: their exit is not news
+        self.wake_r, self.wake_w = os.pipe()
+        for fd in (self.wake_r, self.wake_w):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select via wake_w
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.requests, selectors.EVENT_READ)
+        self.selector.register(self.wake_r, selectors.EVENT_READ)
+        self.buffer = b""
+
+    def send(self, **message) -> None:
+        os.write(self.messages, (json.dumps(message) + "\n").encode())
+
+    def serve(self) -> Launch | None:
+        """Serve until stdin closes (returns None); in a forked child, returns its Launch."""
+        self.send(ready=os.getpid())
+        while True:
+            for key, _ in self.selector.select():
+                if key.fd == self.wake_r:
+                    drain(self.wake_r)
+                    self.reap()
+                    continue
+                chunk = os.read(self.requests, 1 << 16)
+                if not chunk:
+                    self.shutdown()
+                    return None
+                *lines, self.buffer = (self.buffer + chunk).split(b"\n")
+                for line in lines:
+                    launch = self.handle(json.loads(line))
+                    if launch is not None:
+                        return launch
+
+    def handle(self, request: dict) -> Launch | None:
+        if request["op"] == "kill":
+            pid = self.pids.get(request["id"])
+            if pid is not None:  # not reaped yet, so the pid is still this child's
+                self.killed.add(pid)
+                os.kill(pid, signal.SIGKILL)
+            return None
+        launch = Launch(**{k: v for k, v in request.items() if k != "op"})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            self.become_child(parent)
+            return launch
+        self.children[pid] = (launch.id, launch.stderr)
+        self.pids[launch.id] = pid
+        self.send(id=launch.id, pid=pid)
+        return None
+
+    def become_child(self, parent: int) -> None:
+        """Drop everything of the server's in the forked child."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C acts as on a stock trial
+        self.selector.close()
+        for fd in (self.requests, self.messages, self.wake_r, self.wake_w):
+            os.close(fd)
+        die_with_parent(parent)
+
+    def reap(self) -> None:
+        while self.children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return
+            launch_id, stderr = self.children.pop(pid)
+            del self.pids[launch_id]
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0 and pid not in self.killed:
+                note_exit(stderr, pid, code)
+            self.killed.discard(pid)
+            self.send(id=launch_id, exit=code)
+
+    def shutdown(self) -> None:
+        for pid in self.children:
+            os.kill(pid, signal.SIGKILL)
+        for pid in list(self.children):
+            os.waitpid(pid, 0)
+
+
+def drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def note_exit(stderr: str, pid: int, code: int) -> None:
+    """A trial that died without a word (segfault, OOM kill) says so in its std.err."""
+    how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+    with open(stderr, "a") as f:
+        f.write(f"[forkserver] trial process {pid} {how} (exit status {code})\n")
+
+
+def die_with_parent(parent: int) -> None:
+    """A trial must not outlive its server (Linux; elsewhere the server's shutdown kills it)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the server died before prctl took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_child(trial, launch: Launch) -> int:
+    """In the forked child: become the trial process the stock backend would have started."""
+    os.environ.clear()
+    os.environ.update(launch.env)  # CUDA_VISIBLE_DEVICES before anything initialises CUDA
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    for fd, path in ((1, launch.stdout), (2, launch.stderr)):
+        out = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(out, fd)
+        os.close(out)
+    os.close(null)
+    trial.PROCESS_START = launch.at
+    sys.argv = [trial.__file__, *launch.argv]
+    try:
+        code = trial.main(launch.argv)
+    except SystemExit as e:  # as the interpreter treats it: a message means status 1
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        code = 1 if isinstance(e.code, str) else e.code
+    except BaseException:  # noqa: BLE001 - as the interpreter would: traceback, status 1
+        traceback.print_exc()
+        code = 1
+    return code or 0
+
+
+def leave(code: int):
+    """Exit without the interpreter's teardown of torch & co (seconds, and the worker slot
+    stays busy until the process is gone); atexit handlers (loggers) still run."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main(argv: list[str]):
+    trial_module, trial_config, messages = argv
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tuner decides; Ctrl-C reaches it too
+    requests = os.dup(0)  # stdin is for requests only, never read by imported code
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    t0 = time.perf_counter()
+    trial = preload(trial_module, trial_config)
+    print(f"[forkserver] ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    launch = Server(requests, int(messages)).serve()
+    leave(0 if launch is None else run_child(trial, launch))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
