@@ -3,7 +3,6 @@ Syne Tune Tuner with the LocalBackend, recorded on disk."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ohgw.errors import ConfigError
 from ohgw.tasks import build
+from ohgw.tuning.backends import make_backend
 from ohgw.tuning.budget import Budget
 from ohgw.tuning.records import ResultsRecorder, write_record, write_results
 from ohgw.tuning.schedulers import make_scheduler
@@ -57,7 +57,6 @@ def prepare(cfg: DictConfig, job_dir: Path):
 
 def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
     from syne_tune import Tuner
-    from syne_tune.backend import LocalBackend
 
     job_dir = Path(job_dir)
     task, variant, budget, rt = prepare(cfg, job_dir)
@@ -71,8 +70,8 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
     scheduler = make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed),
                                {"ohgw_config": str(trial_cfg.resolve())})
     os.environ["SYNETUNE_FOLDER"] = str(job_dir.resolve())  # Syne Tune's own files go here
-    entry_point = importlib.util.find_spec("ohgw.trial").origin
-    tuner = Tuner(trial_backend=LocalBackend(entry_point=entry_point), scheduler=scheduler,
+    backend = make_backend(cfg.launcher, "ohgw.trial", trial_cfg)
+    tuner = Tuner(trial_backend=backend, scheduler=scheduler,
                   stop_criterion=budget, n_workers=rt["n_workers"], sleep_time=cfg.tuner.sleep_time,
                   max_failures=cfg.tuner.max_failures, tuner_name="tuner", suffix_tuner_name=False,
                   save_tuner=False, callbacks=[recorder, _store_results()], print_update_interval=3600)
