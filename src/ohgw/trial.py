@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
+    from ohgw.analysis.loggers import LogHyperparameters
     from ohgw.tasks import build
     from ohgw.tasks.module import Diverged
     from ohgw.tuning.report import EpochReporter
@@ -54,7 +55,8 @@ def main(argv=None) -> int:
     L.seed_everything(seed, verbose=False)
 
     task = build(cfg.task)
-    module = task.module(sampled_config(args, task.space))
+    sampled = sampled_config(args, task.space)
+    module = task.module(sampled)
     data = task.datamodule(shuffle_seed=seed)
     warmstart = WarmStartCallback(instantiate(cfg.warmstart),
                                   trial_seed(cfg.seed, trial_id, RANDOM_DIRECTION_STREAM),
@@ -66,7 +68,8 @@ def main(argv=None) -> int:
     trainer = L.Trainer(
         max_epochs=int(args["epochs"]), accelerator=cfg.runtime.accelerator, devices=1,
         logger=instantiate(logger_cfg, save_dir=str(trial_dir), name="lightning"),
-        callbacks=[warmstart, reporter], enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[warmstart, reporter, LogHyperparameters(sampled, warmstart)],
+        enable_progress_bar=False, enable_model_summary=False,
         enable_checkpointing=False, num_sanity_val_steps=0, log_every_n_steps=1)
     resume = checkpoint if checkpoint.exists() else None
     if resume is not None:

@@ -34,7 +34,7 @@ def plot_all(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], out
             fig, title = drawn
             fig.suptitle(f"{title}\n{task} / {scheduler}")
             path = out / f"{name}_{stem}.png"
-            fig.savefig(path, dpi=DPI, bbox_inches="tight")
+            fig.savefig(path, dpi=DPI)
             plt.close(fig)
             files.append(path)
     return files
@@ -63,9 +63,9 @@ def best_so_far(collection, groups, per_seed, colours):
     for key, reps in groups.items():
         progs = [progress(r.results, r.record["metric"], r.record["mode"]) for r in reps]
         epochs = np.arange(1, max(len(p) for p in progs) + 1)
-        by_epoch = np.array([np.interp(epochs, p["epochs"], p["best"], left=np.nan) for p in progs])
+        by_epoch = np.array([_step_at(p["epochs"].to_numpy(), p["best"].to_numpy(), epochs) for p in progs])
         _band(axes[0], epochs, by_epoch, colours[key], key.label())
-        grid = np.linspace(0, max(p["wallclock_s"].max() for p in progs), 300)
+        grid = np.linspace(0, max(p["wallclock_s"].max() if len(p) else 0.0 for p in progs), 300)
         by_time = np.array([_step_at(p["wallclock_s"].to_numpy(), p["best"].to_numpy(), grid) for p in progs])
         _band(axes[1], grid, by_time, colours[key], key.label())
     for ax, unit in zip(axes, ("epochs", "wallclock_s")):
@@ -79,6 +79,8 @@ def best_so_far(collection, groups, per_seed, colours):
 
 def _step_at(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """y of the last point with x <= grid value (NaN before the first point)."""
+    if len(x) == 0:  # a replicate in which no trial finished an epoch
+        return np.full(len(grid), np.nan)
     idx = np.searchsorted(x, grid, side="right") - 1
     return np.where(idx >= 0, y[np.clip(idx, 0, None)], np.nan)
 

@@ -1,0 +1,31 @@
+"""Hydra callback (conf/config.yaml, hydra.callbacks): analyse a multirun into
+<sweep dir>/analysis when it ends, and give each `logger=wandb` replicate its summary run.
+Neither may make a finished job or multirun fail: an error becomes one warning line."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+
+class AnalysisCallback(Callback):
+    def on_multirun_end(self, config, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            from ohgw.analysis.pipeline import analyze
+
+            analyze([sweep_dir])
+        except Exception as e:  # noqa: BLE001 - the multirun itself has finished
+            print(f"warning: analysis of {sweep_dir} failed ({type(e).__name__}: {e}); "
+                  f"rerun: python -m ohgw.analysis {sweep_dir}", file=sys.stderr)
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        job_dir = Path(config.hydra.runtime.output_dir)
+        try:
+            from ohgw.analysis.summary_run import log_replicate_summary
+
+            log_replicate_summary(job_dir)
+        except Exception as e:  # noqa: BLE001 - the replicate itself has finished
+            print(f"warning: wandb summary run of {job_dir} failed ({type(e).__name__}: {e})",
+                  file=sys.stderr)
