@@ -79,7 +79,8 @@ def main(argv=None) -> int:
             print(f"trial {trial_id}: corrupt checkpoint {resume}: {e}", file=sys.stderr)
             return EXIT_BAD_CHECKPOINT
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=resume)
+        # our own file, and it holds RNG states (numpy, python) that weights_only refuses
+        trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=False)
     except Diverged as e:
         print(f"trial {trial_id} diverged: {e}", file=sys.stderr)
         return EXIT_DIVERGED

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
 
 import lightning as L
+import numpy as np
+import torch
 
 METRIC_PREFIX = "[tune-metric]: "
 
@@ -33,10 +36,13 @@ class EpochReporter(L.Callback):
         self.first_batch_s = None  # this process's start-up: launch to its first batch
 
     def state_dict(self):
-        return {"train_s": self.train_s, "elapsed_s": self._elapsed()}
+        # Lightning does not checkpoint the RNGs: without them a resumed trial would draw
+        # other augmentations than the same trial run straight through
+        return {"train_s": self.train_s, "elapsed_s": self._elapsed(), "rng": _rng_states()}
 
     def load_state_dict(self, state):
         self.train_s, self.elapsed_before = state["train_s"], state["elapsed_s"]
+        _set_rng_states(state["rng"])
 
     def _elapsed(self) -> float:
         return self.elapsed_before + time.time() - self.process_start
@@ -57,3 +63,18 @@ class EpochReporter(L.Callback):
         report(epoch=trainer.current_epoch + 1, **metrics, test_acc=test_acc, test_loss=test_loss,
                train_s=self.train_s, elapsed_s=self._elapsed(), first_batch_s=self.first_batch_s,
                **self.warmstart.record)
+
+
+def _rng_states() -> dict:
+    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if "cuda" in states:
+        torch.cuda.set_rng_state_all(states["cuda"])
