@@ -15,8 +15,10 @@ from ohgw.tasks import build
 from ohgw.tuning.backends import make_backend
 from ohgw.tuning.budget import Budget
 from ohgw.tuning.records import ResultsRecorder, write_record, write_results
+from ohgw.tuning.rerun import comparison_key, earlier, replicate_key, skip
 from ohgw.tuning.schedulers import make_scheduler
 from ohgw.tuning.seeding import scheduler_seed
+from ohgw.tuning.workers import backend_kwargs, gpu_environment, gpu_plan, visible_gpus
 from ohgw.warmstart.measure import flops_profile
 
 TRIAL_CONFIG = "trial_config.yaml"
@@ -33,10 +35,12 @@ def runtime(cfg: DictConfig) -> dict:
     if device == "cuda" and gpus == 0:
         raise ConfigError("device=cuda but no CUDA device is visible")
     use_gpu = device == "cuda" or (device == "auto" and gpus > 0)
-    n_workers = cfg.n_workers if cfg.n_workers is not None else (gpus if use_gpu else 2)
+    plan = gpu_plan(visible_gpus(gpus), cfg.gpus_to_use, cfg.num_gpus_per_trial) if use_gpu else None
+    n_workers = cfg.n_workers if cfg.n_workers is not None else (
+        len(plan["gpus"]) // plan["num_gpus_per_trial"] if use_gpu else 2)
     if int(n_workers) != n_workers or n_workers < 1:
         raise ConfigError(f"n_workers must be an integer >= 1, got {n_workers}")
-    return {"n_workers": int(n_workers), "accelerator": "gpu" if use_gpu else "cpu",
+    return {"n_workers": int(n_workers), "accelerator": "gpu" if use_gpu else "cpu", "gpus": plan,
             # split the cores so that workers do not fight over them
             "threads_per_trial": max(1, (os.cpu_count() or 1) // int(n_workers))}
 
@@ -52,6 +56,7 @@ def prepare(cfg: DictConfig, job_dir: Path):
     task.check_data()
     variant = instantiate(cfg.warmstart)
     variant.targets(task.space)  # unknown names in the mask
+    make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed), {}, budget)  # a dry build: bad rungs, space, budget
     return task, variant, budget, runtime(cfg)
 
 
@@ -60,6 +65,10 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
 
     job_dir = Path(job_dir)
     task, variant, budget, rt = prepare(cfg, job_dir)
+    key = replicate_key(cfg)
+    complete, unfinished = earlier(Path(cfg.rerun.root), key, job_dir)
+    if complete is not None and cfg.rerun.skip_complete:
+        return skip(job_dir, complete)
     job_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     trial_cfg = job_dir / TRIAL_CONFIG
@@ -70,8 +79,9 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
     scheduler = make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed),
                                {"ohgw_config": str(trial_cfg.resolve())})
     os.environ["SYNETUNE_FOLDER"] = str(job_dir.resolve())  # Syne Tune's own files go here
-    backend = make_backend(cfg.launcher, "ohgw.trial", trial_cfg)
-    tuner = Tuner(trial_backend=backend, scheduler=scheduler,
+    backend = make_backend(cfg.launcher, "ohgw.trial", trial_cfg, **backend_kwargs(rt["gpus"]))
+    tuner = Tuner(trial_backend=backend,
+                  scheduler=scheduler,
                   stop_criterion=budget, n_workers=rt["n_workers"], sleep_time=cfg.tuner.sleep_time,
                   max_failures=cfg.tuner.max_failures, tuner_name="tuner", suffix_tuner_name=False,
                   save_tuner=False, callbacks=[recorder, _store_results()], print_update_interval=3600)
@@ -79,10 +89,12 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
               "warmstart": variant.name, "eta_h": variant.eta_h, "seed": cfg.seed, "tau": task.tau,
               "metric": task.metric, "mode": task.mode, "budget": OmegaConf.to_container(cfg.budget),
               "runtime": rt, "started_at": _now(), "python": sys.version.split()[0],
-              "config": resolved}
+              "key": key, "comparison": comparison_key(cfg), "replaces": unfinished, "config": resolved}
+    write_record(job_dir, record)  # `running`: a replicate killed from now on is redone by a rerun
     error = None
     try:
-        tuner.run()
+        with gpu_environment(rt["gpus"]):
+            tuner.run()
     except BaseException as e:  # record what was finished, then re-raise
         error = f"{type(e).__name__}: {e}"
         raise

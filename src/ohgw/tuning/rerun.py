@@ -1,0 +1,67 @@
+"""Rerun skipping. A replicate is identified by a key: a hash of its resolved config minus
+the entries that do not change its results (`rerun.ignore`: where it writes, how it logs).
+Hydra gives every launch a new directory, so earlier replicates are found by searching the
+outputs root for replicate.json records with the same key: a `complete` one is reused, a
+`failed` or unfinished (`running`, killed) one is redone from scratch in the new directory
+and listed in the new record's `replaces`; its directory is left as it was."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from ohgw.tuning.records import RECORD, atomic_write_text, read_record
+
+SKIPPED = "skipped.json"  # what a skipped job leaves: no replicate.json, so analysis counts it once
+PAIRING_FREE = ("seed", "warmstart")  # what differs between the replicates of one comparison
+
+
+def replicate_key(cfg: DictConfig, also_ignore: tuple[str, ...] = ()) -> str:
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for dotted in (*cfg.rerun.ignore, *also_ignore):
+        *parents, leaf = dotted.split(".")
+        node = resolved
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    text = json.dumps(resolved, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def comparison_key(cfg: DictConfig) -> str:
+    """Equal for all replicates that may be compared (same task, scheduler, budget, ...)."""
+    return replicate_key(cfg, PAIRING_FREE)
+
+
+def earlier(root: Path, key: str, job_dir: Path) -> tuple[Path | None, list[str]]:
+    """(a directory holding a complete replicate with this key, or None; the directories
+    of unfinished or failed ones)."""
+    complete, unfinished = None, []
+    job_dir = Path(job_dir).resolve()
+    for here, dirs, files in os.walk(root):
+        if RECORD not in files:
+            continue
+        dirs.clear()  # below a replicate there are only its trials
+        if Path(here).resolve() == job_dir:
+            continue
+        record = read_record(Path(here))
+        if record is None or record.get("key") != key:
+            continue
+        if record.get("status") == "complete":
+            complete = complete or Path(here)
+        else:
+            unfinished.append(here)
+    return complete, sorted(unfinished)
+
+
+def skip(job_dir: Path, complete_dir: Path) -> dict:
+    """Point this job at the complete replicate it would repeat; return that record."""
+    record = read_record(complete_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(job_dir / SKIPPED, json.dumps(
+        {"key": record["key"], "complete_at": str(complete_dir.resolve())}, indent=2) + "\n")
+    return {**record, "status": "skipped", "complete_at": str(complete_dir.resolve())}
