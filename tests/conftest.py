@@ -10,13 +10,28 @@ def _double(batch):
     return [t.double() if t.is_floating_point() else t for t in batch]
 
 
+def _small_float64(task, batch_size, **overrides):
+    torch.manual_seed(0)
+    module, data = ohgw.tasks.load(task, hparams=HP, batch_size=batch_size, **overrides)
+    data.setup("fit")
+    train = _double(next(iter(data.train_dataloader())))
+    val = _double([t[:batch_size] for t in next(iter(data.val_dataloader()))])
+    return module.double(), train, val
+
+
+@pytest.fixture
+def resnet20_64():
+    """ResNet-20 on a small batch of real Fashion-MNIST images, in float64."""
+    from ohgw.errors import DataMissingError
+
+    try:
+        return _small_float64("fashion_mnist", 8, train_size=64, val_size=64)
+    except DataMissingError as e:
+        pytest.skip(str(e))
+
+
 @pytest.fixture
 def digits64():
     """The digits module in float64 with one training and one validation batch (small
     batches: float64 convolutions are slow on CPU)."""
-    torch.manual_seed(0)
-    module, data = ohgw.tasks.load("digits", hparams=HP, batch_size=16)
-    data.setup("fit")
-    train = _double(next(iter(data.train_dataloader())))
-    val = _double([t[:16] for t in next(iter(data.val_dataloader()))])
-    return module.double(), train, val
+    return _small_float64("digits", 16)
