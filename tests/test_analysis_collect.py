@@ -124,3 +124,22 @@ def test_replicate_without_any_reported_epoch_is_censored(runs):
     m = measures(collection)
     base = m[next(k for k in m if k.warmstart == "baseline")]
     assert math.isinf(base.loc[1, "t_epochs"]) and base.loc[1, "epochs_used"] == 0
+
+
+def test_job_skipped_by_a_rerun_counts_the_replicate_it_points_at(runs, tmp_path, capsys):
+    earlier = tmp_path / "earlier" / "3"
+    earlier.parent.mkdir()
+    shutil.move(runs / "3", earlier)
+    (runs / "3").mkdir()
+    (runs / "3" / "skipped.json").write_text(json.dumps({"key": "k", "complete_at": str(earlier)}))
+    collection = collect([runs, tmp_path / "earlier"])  # found twice, counted once
+    assert sorted(r.path.name for r in collection.replicates) == ["0", "1", "2", "3"]
+    assert earlier.resolve() in [r.path for r in collection.replicates]
+    shutil.rmtree(earlier)
+    assert len(collect([runs]).replicates) == 3
+    assert f"skipping {runs / '3' / 'skipped.json'}: points at" in capsys.readouterr().err
+
+
+def test_runtime_settings_are_part_of_the_comparison(runs, capsys):
+    edit_record(runs / "1", lambda r: r["config"].update(n_workers=4))
+    assert "config.n_workers: None != 4" in refused(capsys, runs)

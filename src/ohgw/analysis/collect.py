@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ohgw.tuning.records import RECORD, RESULTS
+from ohgw.tuning.rerun import PAIRING_FREE, SKIPPED
 
 BASELINE = "baseline"
 RECORD_KEYS = ("status", "task", "scheduler", "warmstart", "eta_h", "seed", "tau", "metric",
@@ -54,11 +55,17 @@ class Replicate:
         return int(self.record["seed"])
 
     def setting(self) -> dict:
-        """What must be equal between replicates that are compared with each other."""
-        config = self.record.get("config", {})
-        return {"tau": self.record["tau"], "metric": self.record["metric"], "mode": self.record["mode"],
-                "budget": self.record["budget"], "task": config.get("task"),
-                "scheduler": config.get("scheduler")}
+        """What must be equal between replicates that are compared with each other: the
+        record's target and budget, and its resolved config (see `free`)."""
+        r = self.record
+        return {"tau": r["tau"], "metric": r["metric"], "mode": r["mode"], "budget": r["budget"],
+                "config": r.get("config", {})}
+
+    def free(self) -> set[str]:
+        """Setting entries that may differ within a comparison, as tuning.rerun's comparison
+        key defines it: seed, variant, and what does not change results (rerun.ignore)."""
+        ignore = self.record.get("config", {}).get("rerun", {}).get("ignore", [])
+        return {f"config.{name}" for name in (*PAIRING_FREE, *ignore)}
 
 
 @dataclass
@@ -94,7 +101,10 @@ def collect(dirs: list[Path | str]) -> Collection:
     missing = [str(d) for d in roots if not d.is_dir()]
     if missing:
         raise AnalysisError(f"not a directory: {', '.join(missing)}")
-    records = sorted({p.resolve() for d in roots for p in d.rglob(RECORD)})
+    records = {p.resolve() for d in roots for p in d.rglob(RECORD)}
+    # a job skipped by a rerun points at the complete replicate it would have repeated
+    records |= {p for d in roots for p in map(_skipped_target, d.rglob(SKIPPED)) if p}
+    records = sorted(records)
     if not records:
         raise AnalysisError(f"no {RECORD} found below {', '.join(map(str, roots))}")
     collection = Collection([], roots=roots)
@@ -151,6 +161,18 @@ def read_results(path: Path, record: dict) -> pd.DataFrame:
     return frame
 
 
+def _skipped_target(path: Path) -> Path | None:
+    try:
+        target = Path(json.loads(path.read_text())["complete_at"]).resolve() / RECORD
+    except (ValueError, OSError, KeyError, TypeError) as e:
+        _corrupt(path, f"unreadable: {e}")
+        return None
+    if not target.exists():
+        _corrupt(path, f"points at {target.parent}, which holds no {RECORD}")
+        return None
+    return target
+
+
 def _corrupt(path: Path, why: str) -> str:
     warn(f"skipping {path}: {why}")
     return f"corrupt {path.name}: {why}"
@@ -169,18 +191,20 @@ def check_comparable(collection: Collection) -> None:
                                 f"seed {dup}: {a} and {b}; analyse them separately")
         for rep in reps:
             ref = first.setdefault((key.task, key.scheduler), rep)
-            diff = _first_difference(ref.setting(), rep.setting())
+            diff = _first_difference(ref.setting(), rep.setting(), skip=ref.free() | rep.free())
             if diff:
                 raise AnalysisError(f"refusing to compare {key.task}/{key.scheduler} replicates "
                                     f"with different {diff}: {ref.path} vs {rep.path}; "
                                     f"analyse them separately")
 
 
-def _first_difference(a, b, prefix: str = "") -> str | None:
-    """'name: a != b' for the first differing (nested) entry, else None."""
+def _first_difference(a, b, prefix: str = "", skip: set[str] = frozenset()) -> str | None:
+    """'name: a != b' for the first differing (nested) entry outside `skip`, else None."""
+    if prefix in skip:
+        return None
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
-            diff = _first_difference(a.get(k), b.get(k), f"{prefix}{'.' if prefix else ''}{k}")
+            diff = _first_difference(a.get(k), b.get(k), f"{prefix}{'.' if prefix else ''}{k}", skip)
             if diff:
                 return diff
         return None

@@ -58,10 +58,12 @@ def trials(results: pd.DataFrame) -> pd.DataFrame:
 
 def overhead(results: pd.DataFrame, device_s: float) -> dict[str, float]:
     """Warm-start cost relative to the replicate: % of device-seconds, % of training FLOPs
-    (when the results count training steps), and peak memory over a normal step's peak."""
+    (only when the results count each trial's training steps in `train_steps`), FLOPs per
+    trial in training steps, and peak memory over a normal step's peak."""
     per_trial = trials(results)
     if per_trial.empty or "ws_seconds" not in per_trial:
-        return {"ws_device_pct": math.nan, "ws_flops_pct": math.nan, "peak_mem_ratio": math.nan}
+        return {"ws_device_pct": math.nan, "ws_flops_pct": math.nan, "ws_step_equiv": math.nan,
+                "peak_mem_ratio": math.nan}
     ws_s = float(per_trial["ws_seconds"].sum())
     flops_pct = math.nan
     if "train_steps" in per_trial:  # cumulative training steps of the trial
@@ -71,6 +73,8 @@ def overhead(results: pd.DataFrame, device_s: float) -> dict[str, float]:
     peak = max(step_peak, float(per_trial["ws_peak_mb"].max()))
     return {"ws_device_pct": 100 * ws_s / device_s if device_s else math.nan,
             "ws_flops_pct": flops_pct,
+            # FLOPs of one trial's warm-start in units of one training step
+            "ws_step_equiv": float((per_trial["ws_flops"] / per_trial["step_flops"]).mean()),
             "peak_mem_ratio": peak / step_peak if step_peak > 0 else math.nan}
 
 

@@ -23,17 +23,18 @@ DEFINITIONS = """\
 - **p**: two-sided paired Wilcoxon signed-rank test over seeds (censored times ranked worse than every
   reached time); **p_bonf**: Bonferroni-corrected over all tests in the paired table.
 - **AUC**: mean best-so-far score after each epoch consumed (area under the best-so-far curve per epoch).
-- **extra compute**: warm-start seconds as % of the replicate's device-seconds (and % of training FLOPs
-  when the results count training steps); **peak memory ratio**: the replicate's peak over a normal
-  training step's peak.
+- **extra compute**: warm-start seconds as % of the replicate's device-seconds, and % of training FLOPs
+  when results.csv counts each trial's training steps (`train_steps`; n/a otherwise);
+  **ws_step_equiv**: FLOPs of one trial's warm-start in units of one training step;
+  **peak memory ratio**: the replicate's peak memory over a normal training step's peak.
 - **std ratio**: seed-wise std of T@tau, variant over baseline (undefined when a seed is censored).
 - **KL**: KL(adjusted psi' || sampled x) in nats between 10-bin histograms on the search-space bounds
   (0.5 pseudo-counts per bin)."""
 
-SUMMARY_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_seeds", "n_censored",
+SUMMARY_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "tau", "n_seeds", "n_censored",
                    *[f"t_{u}_median" for u in UNITS], "t_epochs_q25", "t_epochs_q75", "t_epochs_std",
                    "best_val_median", "test_of_best_median", "auc_epochs_median",
-                   "ws_device_pct_median", "peak_mem_ratio_median"]
+                   "ws_device_pct_median", "ws_step_equiv_median", "peak_mem_ratio_median"]
 PAIRED_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_pairs",
                   *[c for u in UNITS for c in (f"reduction_{u}", f"p_bonf_{u}")],
                   "final_val_change_rel", "extra_device_pct", "peak_mem_ratio", "note"]
@@ -46,6 +47,10 @@ def build(collection, summary: pd.DataFrame, paired: pd.DataFrame, hyper: pd.Dat
         ("p", f"Generated {generated} from {len(collection.replicates)} complete replicate(s) below "
               + ", ".join(f"`{r}`" for r in collection.roots)
               + f"; {len(collection.excluded)} excluded. Full tables: summary.csv, paired.csv, hyperparams.csv."),
+        ("p", "The question: does a warm-start variant reach the target validation score tau sooner than the "
+              "baseline, at what cost, and does it bias the hyperparameters? A replicate is one seed of one "
+              "variant; replicates with the same seed share the sampled configurations, so each variant is "
+              "compared with the baseline seed by seed. Definitions are at the end."),
         ("h2", "Success criteria of the strategy, per comparison"),
         ("pre", "\n".join(criteria) or "No warm-start variant to compare with a baseline."),
         ("h2", "Summary per variant (T@tau: median over seeds)"),

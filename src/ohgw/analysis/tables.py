@@ -47,7 +47,7 @@ def summary_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame]
         for u in UNITS:
             row.update(_spread(m[f"t_{u}"], f"t_{u}"), **{f"t_{u}_std": _std(m[f"t_{u}"])})
         row.update(_spread(m["best_val"], "best_val"), **_spread(m["test_of_best"], "test_of_best"))
-        for col in ("auc_epochs", "ws_device_pct", "ws_flops_pct", "peak_mem_ratio", "device_s",
+        for col in ("auc_epochs", "ws_device_pct", "ws_flops_pct", "ws_step_equiv", "peak_mem_ratio", "device_s",
                     "epochs_used", "wallclock_used_s"):
             row[f"{col}_median"] = quantile(m[col], 0.5)
         rows.append(row)
@@ -118,11 +118,11 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
             lines.append(f"{name}: {r['note']}")
             continue
         ok = lambda flag: "PASS" if flag else "FAIL"  # noqa: E731
-        num = lambda x, f: "n/a" if math.isnan(x) else format(x, f)  # noqa: E731 - NaN: censored/unmeasured
+        num = lambda x, f, why="not measured": f"n/a ({why})" if math.isnan(x) else format(x, f)  # noqa: E731
         lines.append(f"{name}, {int(r['n_pairs'])} paired seeds")
         for u in UNITS:
             lines.append(f"  [{ok(r[f'crit_reduction_{u}'])}] T@tau ({u}) reduced >= {MIN_REDUCTION:.0%} "
-                         f"with p < {MAX_P}: {num(r[f'reduction_{u}'], '+.1%')}, "
+                         f"with p < {MAX_P}: {num(r[f'reduction_{u}'], '+.1%', 'median not reached')}, "
                          f"p = {r[f'p_{u}']:.3g} (Bonferroni {r[f'p_bonf_{u}']:.3g})")
         lines.append(f"  [{ok(r['crit_final_score'])}] best final {MAX_SCORE_DROP:.1%} relative drop at most: "
                      f"{num(r['final_val_change_rel'], '+.2%')}")
@@ -133,7 +133,7 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
                      f"{num(r['peak_mem_ratio'], '.2f')} x")
         for u in UNITS:
             lines.append(f"  [{ok(r[f'crit_std_{u}'])}] std of T@tau ({u}) inflated <= "
-                         f"{MAX_STD_RATIO - 1:.0%}: ratio {num(r[f'std_ratio_{u}'], '.2f')}")
+                         f"{MAX_STD_RATIO - 1:.0%}: ratio {num(r[f'std_ratio_{u}'], '.2f', 'a seed never reached tau, or one seed')}")
     return lines
 
 
