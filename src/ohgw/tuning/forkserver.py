@@ -20,9 +20,10 @@ child sets to the launch time T so that the trial's elapsed seconds count from l
 """
 from __future__ import annotations
 
+import ast
 import atexit
 import ctypes
-import importlib
+import importlib.util
 import json
 import os
 import selectors
@@ -31,10 +32,8 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
-# Modules a trial imports inside main(); preloaded so that a forked trial finds them.
-PRELOAD = ("torch", "lightning", "hydra.utils", "omegaconf", "ohgw.tasks.module",
-           "ohgw.tuning.report", "ohgw.tuning.seeding", "ohgw.warmstart.callback")
 PR_SET_PDEATHSIG = 1
 
 
@@ -49,12 +48,20 @@ class Launch:
     at: float
 
 
+def imported_by(module: str) -> list[str]:
+    """Every module `module` imports, at the top or lazily inside its functions."""
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+    return [name for node in ast.walk(tree)
+            for name in ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])]
+
+
 def preload(trial_module: str, trial_config: str):
     """Import what a trial imports and load the task's data into the task's cache."""
+    for name in imported_by(trial_module):
+        importlib.import_module(name)
     from omegaconf import OmegaConf
 
-    for name in PRELOAD:
-        importlib.import_module(name)
     cfg = OmegaConf.load(trial_config)
     importlib.import_module(cfg.logger._target_.rsplit(".", 1)[0])
     from ohgw.tasks import base, build
@@ -66,14 +73,11 @@ def preload(trial_module: str, trial_config: str):
 
 
 def assert_no_cuda() -> None:
-    """The CUDA driver does not survive fork: fail now rather than in every trial."""
-    try:
-        with open("/proc/self/maps") as f:
-            loaded = "libcuda.so" in f.read()
-    except OSError:  # not Linux: nothing to check against
-        return
-    if loaded:
-        raise RuntimeError("fork server: the CUDA driver was initialised while preloading; "
+    """CUDA does not survive fork: fail now rather than in every trial."""
+    import torch
+
+    if torch.cuda.is_initialized():
+        raise RuntimeError("fork server: CUDA was initialised while preloading; "
                            "forked trials could not use the GPU")
 
 
@@ -227,6 +231,10 @@ def leave(code: int):
 
 def main(argv: list[str]):
     trial_module, trial_config, messages = argv
+    # Thread pools started here would not exist in the children (one thread, as LocalBackend
+    # gives stock trials); and CUDA availability checks by imported code must not init CUDA.
+    os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                      PYTORCH_NVML_BASED_CUDA_CHECK="1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tuner decides; Ctrl-C reaches it too
     requests = os.dup(0)  # stdin is for requests only, never read by imported code
     null = os.open(os.devnull, os.O_RDONLY)

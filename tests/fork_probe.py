@@ -1,0 +1,11 @@
+"""A stand-in trial for the fork server (tests/test_throughput.py): prints the GPUs the
+backend gave it."""
+import os
+import time
+
+PROCESS_START = time.time()
+
+
+def main(argv) -> int:
+    print("[devices]", os.environ.get("CUDA_VISIBLE_DEVICES"), flush=True)
+    return 0
