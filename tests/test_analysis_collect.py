@@ -143,3 +143,16 @@ def test_job_skipped_by_a_rerun_counts_the_replicate_it_points_at(runs, tmp_path
 def test_runtime_settings_are_part_of_the_comparison(runs, capsys):
     edit_record(runs / "1", lambda r: r["config"].update(n_workers=4))
     assert "config.n_workers: None != 4" in refused(capsys, runs)
+
+
+def test_baseline_ignores_eta_h_when_none_matches(runs):
+    for job in ("2", "3"):
+        edit_record(runs / job, lambda r: r.update(eta_h=3e-4))
+    collection = collect([runs])
+    row = paired_table(collection, measures(collection)).iloc[0]
+    assert (row["eta_h"], row["baseline_eta_h"], row["n_pairs"]) == (3e-4, 1e-3, 2)
+    # two baselines of other eta_h values: which one would be a guess, so none
+    shutil.copytree(runs / "0", runs / "0-eta")
+    edit_record(runs / "0-eta", lambda r: r.update(eta_h=1e-2))
+    collection = collect([runs])
+    assert paired_table(collection, measures(collection)).iloc[0]["n_pairs"] == 0

@@ -2,19 +2,19 @@
 unset (never asking for a key); logger=tensorboard and logger=wandb in a real replicate. The
 offline .wandb files are binary protobuf records; the names and keys we set are stored in them
 verbatim."""
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
 
 from ohgw.analysis.loggers import WANDB_TARGET, wandb_trial_logger
 from ohgw.analysis.summary_run import log_replicate_summary
-from ohgw.tuning.replicate import TRIAL_CONFIG
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analysis" / "replicates"
 ROOT = Path(__file__).parents[1]
@@ -29,9 +29,17 @@ def no_wandb_mode(monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
 
 
-def run_file(directory: Path) -> bytes:
-    (path,) = directory.glob("wandb/offline-run-*/run-*.wandb")
-    return path.read_bytes()
+def run_file(directory: Path, *expected: bytes, timeout: float = 60.0) -> bytes:
+    """The one offline run below `directory`, once it holds every expected string (or at the
+    timeout): wandb's service process writes it asynchronously, even after finish() returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        paths = list(directory.glob("wandb/offline-run-*/run-*.wandb"))
+        data = paths[0].read_bytes() if len(paths) == 1 else b""
+        if all(e in data for e in expected) or time.monotonic() > deadline:
+            assert len(paths) == 1, paths
+            return data
+        time.sleep(0.5)
 
 
 @pytest.mark.parametrize("logger", ["tensorboard", "wandb"])
@@ -48,11 +56,11 @@ def test_replicate_logs_every_trial(tmp_path, logger, no_wandb_mode):
             (events,) = trial.glob("lightning/version_0/events.out.tfevents.*")
             data = events.read_bytes()
         else:
-            data = run_file(trial)
+            data = run_file(trial, b"psi/log_lr", b"val_acc")
             assert b"digits-asha-ohgw-eta0.001-seed0-" in data and f"trial-{trial.name}".encode() in data
         assert b"psi/log_lr" in data and b"x/log_lr" in data and b"val_acc" in data
     if logger == "wandb":
-        assert b"replicate-summary" in run_file(job)
+        assert b"replicate-summary" in run_file(job, b"replicate-summary")
 
 
 def test_trial_run_is_offline_grouped_by_replicate(tmp_path, no_wandb_mode):
@@ -64,23 +72,26 @@ def test_trial_run_is_offline_grouped_by_replicate(tmp_path, no_wandb_mode):
     logger.log_metrics({"val_acc": 0.5}, step=0)
     logger.experiment.finish()
     assert os.environ["WANDB_MODE"] == "offline"
-    data = run_file(trial_dir)
-    for expected in (b"digits-asha-ohgw-seed3", b"trial-7", b"psi/log_lr", b"val_acc"):
-        assert expected in data, expected
+    expected = (b"digits-asha-ohgw-seed3", b"trial-7", b"psi/log_lr", b"val_acc")
+    data = run_file(trial_dir, *expected)
+    for e in expected:
+        assert e in data, e
 
 
 def test_replicate_summary_run(tmp_path, no_wandb_mode):
     job = tmp_path / "job"
     shutil.copytree(FIXTURES / "2", job)
+    # a job that logged to CSV gets no summary run
+    assert log_replicate_summary(job) is False
+    assert not (job / "wandb").exists()
     logger = {"_target_": WANDB_TARGET, "name": "wandb", "project": "ohgw-test", "entity": None,
               "group": "digits-asha-ohgw-seed0-x", "job_type": "ohgw", "tags": []}
-    OmegaConf.save(OmegaConf.create({"logger": logger}), job / TRIAL_CONFIG)
+    record = json.loads((job / "replicate.json").read_text())
+    record["config"]["logger"] = logger
+    (job / "replicate.json").write_text(json.dumps(record))
     assert log_replicate_summary(job) is True
-    data = run_file(job)
-    for expected in (b"digits-asha-ohgw-seed0-x-summary", b"replicate-summary", b"best_val_acc",
-                     b"t_epochs", b"reached_tau"):
-        assert expected in data, expected
-    # a job that logged to CSV gets no summary run
-    OmegaConf.save(OmegaConf.create({"logger": {"_target_": "lightning.pytorch.loggers.CSVLogger"}}),
-                   job / TRIAL_CONFIG)
-    assert log_replicate_summary(job) is False
+    expected = (b"digits-asha-ohgw-seed0-x-summary", b"replicate-summary", b"best_val_acc",
+                b"t_epochs", b"reached_tau")
+    data = run_file(job, *expected)
+    for e in expected:
+        assert e in data, e

@@ -101,3 +101,17 @@ def test_multirun_on_digits_is_analysed_at_its_end(tmp_path):
     assert cli.returncode == 0, cli.stderr
     first, again = (pd.read_csv(d / "summary.csv") for d in (sweep / "analysis", tmp_path / "cli"))
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_callback_never_fails_a_finished_multirun(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    from ohgw.analysis.callback import AnalysisCallback
+
+    callback = AnalysisCallback()
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}, "runtime": {"output_dir": str(tmp_path)}}})
+    callback.on_multirun_end(config)  # no replicate below: the analysis refuses
+    callback.on_job_end(config, job_return=None)  # no trial config: no summary run, silently
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"warning: analysis of {tmp_path} failed (AnalysisError: no")
+    assert not (tmp_path / "analysis").exists()

@@ -68,7 +68,8 @@ def main(argv=None) -> int:
     trainer = L.Trainer(
         max_epochs=int(args["epochs"]), accelerator=cfg.runtime.accelerator, devices=1,
         logger=instantiate(logger_cfg, save_dir=str(trial_dir), name="lightning"),
-        callbacks=[warmstart, reporter, LogHyperparameters(sampled, warmstart)],
+        # x, psi' logged before the report, which can get the trial stopped (killed)
+        callbacks=[warmstart, LogHyperparameters(sampled, warmstart), reporter],
         enable_progress_bar=False, enable_model_summary=False,
         enable_checkpointing=False, num_sanity_val_steps=0, log_every_n_steps=1)
     resume = checkpoint if checkpoint.exists() else None

@@ -28,7 +28,7 @@ def plot_all(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], out
         for name, draw in (("best_so_far", best_so_far), ("t_tau", t_tau_dots), ("survival", survival),
                            ("hypergradient_benefit", hypergradient_benefit),
                            ("hyperparameters", hyperparameters)):
-            drawn = draw(collection, groups, per_seed, colours)
+            drawn = draw(groups, per_seed, colours)
             if drawn is None:  # nothing to show (e.g. no warm-start variant with a baseline)
                 continue
             fig, title = drawn
@@ -57,7 +57,7 @@ def _band(ax, x, curves: np.ndarray, colour, label):
     ax.fill_between(x, q25, q75, color=colour, alpha=0.2, step="post", linewidth=0)
 
 
-def best_so_far(collection, groups, per_seed, colours):
+def best_so_far(groups, per_seed, colours):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     first = next(iter(groups.values()))[0].record
     for key, reps in groups.items():
@@ -85,7 +85,7 @@ def _step_at(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, y[np.clip(idx, 0, None)], np.nan)
 
 
-def t_tau_dots(collection, groups, per_seed, colours):
+def t_tau_dots(groups, per_seed, colours):
     fig, axes = plt.subplots(1, len(UNITS), figsize=(4.2 * len(UNITS), 4.2), layout="constrained")
     keys = list(groups)
     base = next((k for k in keys if k.warmstart == BASELINE), None)
@@ -113,7 +113,7 @@ def t_tau_dots(collection, groups, per_seed, colours):
     return fig, "Time to reach tau per seed (lines join the same seed)"
 
 
-def survival(collection, groups, per_seed, colours):
+def survival(groups, per_seed, colours):
     task_cfg = next(iter(groups.values()))[0].record.get("config", {}).get("task", {})
     rungs_cfg = task_cfg.get("rungs", {})
     grace, factor = rungs_cfg.get("grace_period", 1), rungs_cfg.get("reduction_factor", 3)
@@ -137,7 +137,7 @@ def survival(collection, groups, per_seed, colours):
     return fig, "Survival of configurations per rung (all seeds)"
 
 
-def hypergradient_benefit(collection, groups, per_seed, colours):
+def hypergradient_benefit(groups, per_seed, colours):
     base = next((k for k in groups if k.warmstart == BASELINE), None)
     if base is None:
         return None
@@ -161,7 +161,7 @@ def hypergradient_benefit(collection, groups, per_seed, colours):
     return fig, "Hyper-gradient magnitude vs the trial's paired benefit"
 
 
-def hyperparameters(collection, groups, per_seed, colours):
+def hyperparameters(groups, per_seed, colours):
     space = next(iter(groups.values()))[0].record.get("config", {}).get("task", {}).get("search_space", {})
     names = [n for n, s in space.items() if s.get("type") == "float"]
     if not names:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -103,6 +104,15 @@ def _md_table(frame: pd.DataFrame) -> str:
                       *["| " + " | ".join(row) + " |" for row in cells]])
 
 
+def _inline_html(text: str) -> str:
+    """The little markdown the paragraphs use: **bold**, `code`, *italic*, '- ' list lines."""
+    text = html.escape(text, quote=False)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+    text = re.sub(r"\*(.+?)\*", r"<i>\1</i>", text)
+    return text.replace("\n- ", "<br>- ")
+
+
 def to_html(blocks: list[Block]) -> str:
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>ohgw-bench analysis</title>",
            "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
@@ -113,7 +123,7 @@ def to_html(blocks: list[Block]) -> str:
         if kind in ("h1", "h2"):
             out.append(f"<{kind}>{html.escape(body)}</{kind}>")
         elif kind == "p":
-            out.append("<p>" + html.escape(body).replace("\n- ", "<br>- ") + "</p>")
+            out.append("<p>" + _inline_html(body) + "</p>")
         elif kind == "pre":
             out.append(f"<pre>{html.escape(body)}</pre>")
         elif kind == "table":

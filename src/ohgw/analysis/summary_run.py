@@ -4,24 +4,22 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from ohgw.analysis.collect import load_replicate
 from ohgw.analysis.loggers import WANDB_TARGET, offline_by_default
 from ohgw.analysis.metrics import UNITS, progress, replicate_measures
-from ohgw.tuning.replicate import TRIAL_CONFIG
+from ohgw.tuning.records import RECORD
 
 
 def log_replicate_summary(job_dir: Path) -> bool:
-    """One wandb run for a finished replicate of a `logger=wandb` job: its record as config,
-    the best-so-far curve per epoch consumed, T@tau and the final scores as summary.
-    False when the job did not log to wandb or left no complete replicate."""
-    config_file = Path(job_dir) / TRIAL_CONFIG
-    if not config_file.exists():
+    """One wandb run for a finished replicate of a `logger=wandb` job, in the same group as
+    its trials (the resolved logger config of its record): the record as config, the
+    best-so-far curve per epoch consumed, T@tau and the final scores as summary.
+    False when the job left no complete replicate or did not log to wandb."""
+    if not (Path(job_dir) / RECORD).exists():  # a failed or skipped job
         return False
-    logger = OmegaConf.to_container(OmegaConf.load(config_file).logger)
     rep = load_replicate(Path(job_dir))
-    if logger.get("_target_") != WANDB_TARGET or isinstance(rep, str):
+    logger = {} if isinstance(rep, str) else rep.record.get("config", {}).get("logger", {})
+    if logger.get("_target_") != WANDB_TARGET:
         return False
     import wandb
 
