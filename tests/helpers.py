@@ -23,7 +23,7 @@ def trial_config(tmp: Path, *overrides: str) -> Path:
     from ohgw.tasks import build
     from ohgw.tuning.replicate import runtime
     from ohgw.warmstart.measure import flops_profile
-    from hydra.utils import instantiate
+    from ohgw.config import instantiate
 
     cfg = compose_config("n_workers=1", *overrides)
     rt = runtime(cfg)

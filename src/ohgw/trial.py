@@ -30,11 +30,20 @@ def sampled_config(args: dict, space) -> dict:
     return out
 
 
+def trial_logger(logger_cfg, trial_dir: Path):
+    """The configured Lightning logger, writing under the trial's directory."""
+    from ohgw.config import instantiate
+    from omegaconf import OmegaConf
+
+    kwargs = {k: v for k, v in OmegaConf.to_container(logger_cfg, resolve=True).items() if k != "name"}
+    return instantiate(kwargs, save_dir=str(trial_dir), name="lightning")
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     import lightning as L
     import torch
-    from hydra.utils import instantiate
+    from ohgw.config import instantiate
     from omegaconf import OmegaConf
 
     from ohgw.analysis.loggers import LogHyperparameters
@@ -64,10 +73,9 @@ def main(argv=None) -> int:
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = checkpoint_dir / "last.ckpt"
     reporter = EpochReporter(checkpoint, warmstart, PROCESS_START)
-    logger_cfg = {k: v for k, v in OmegaConf.to_container(cfg.logger).items() if k != "name"}
     trainer = L.Trainer(
         max_epochs=int(args["epochs"]), accelerator=cfg.runtime.accelerator, devices=1,
-        logger=instantiate(logger_cfg, save_dir=str(trial_dir), name="lightning"),
+        logger=trial_logger(cfg.logger, trial_dir),
         # x, psi' logged before the report, which can get the trial stopped (killed)
         callbacks=[warmstart, LogHyperparameters(sampled, warmstart), reporter],
         enable_progress_bar=False, enable_model_summary=False,

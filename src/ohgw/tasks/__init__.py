@@ -1,7 +1,7 @@
 """Task registry: a task is conf/task/<name>.yaml whose `_target_` names its class."""
 from __future__ import annotations
 
-from hydra.utils import instantiate
+from ohgw.config import instantiate
 from omegaconf import OmegaConf
 
 from ohgw import CONF_DIR
