@@ -8,7 +8,7 @@ Per replicate: wall-clock of run_replicate (everything a user waits for), the tu
 wall-clock, median and max seconds from a trial process's launch (start or resume) to its
 first training batch (`first_batch_s` in the trial's reports), the useful-work fraction
 (seconds inside training/validation epochs, summed over trials, over n_workers x the tuner's
-wall-clock) and the trials started / finished. Then the ratios stock / fork. Extra arguments
+wall-clock) and the trials started / finished (not failed). Then the gains. Extra arguments
 are Hydra overrides applied to every replicate.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import pandas as pd
@@ -32,9 +33,11 @@ FINISHED = ("Completed", "Stopped", "Paused")  # what a trial ends as, unless it
 def measure(overrides: list[str], job_dir: Path) -> dict:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
-    t0 = time.perf_counter()
-    record = run_replicate(cfg, job_dir)
-    wall = time.perf_counter() - t0
+    job_dir.mkdir(parents=True)
+    with open(job_dir / "bench.log", "w") as log, redirect_stdout(log):  # Syne Tune's status tables
+        t0 = time.perf_counter()
+        record = run_replicate(cfg, job_dir)
+        wall = time.perf_counter() - t0
     frame = pd.read_csv(job_dir / "results.csv")
     # one first_batch_s per process: a resumed trial reports a new one
     starts = frame.drop_duplicates(["trial_id", "first_batch_s"])["first_batch_s"]
@@ -51,10 +54,11 @@ def table(results: dict) -> str:
     keys = list(next(iter(results[LAUNCHERS[0]])).keys())
     med = {launcher: {k: statistics.median(r[k] for r in runs) for k in keys}
            for launcher, runs in results.items()}
-    lines = [f"{'':16}{'stock':>12}{'fork':>12}{'stock/fork':>12}"]
+    lines = [f"{'':16}{'stock':>12}{'fork':>12}{'gain':>12}   (gain: stock/fork for seconds, fork/stock otherwise)"]
     for k in keys:
         stock, fork = med["subprocess"][k], med["fork"][k]
-        ratio = f"{stock / fork:12.2f}" if fork else f"{'':12}"
+        num, den = (stock, fork) if k.endswith("_s") else (fork, stock)
+        ratio = f"{num / den:12.2f}" if den else f"{'':12}"
         lines.append(f"{k:16}{stock:12.3f}{fork:12.3f}{ratio}")
     return "\n".join(lines)
 
