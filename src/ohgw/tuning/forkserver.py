@@ -13,7 +13,7 @@ backend's CUDA_VISIBLE_DEVICES is in its environment.
 Protocol
     in:  {"op": "launch", "id": K, "argv": [...], "stdout": P, "stderr": P, "env": {...}, "at": T}
          {"op": "kill", "id": K}
-    out: {"ready": PID} once, {"id": K, "pid": PID}, {"id": K, "exit": CODE}
+    out: {"id": K, "pid": PID}, {"id": K, "exit": CODE}
 CODE is what subprocess.Popen.returncode would say: -N for death by signal N.
 The trial module must have `main(argv) -> int` and a `PROCESS_START` clock, which each
 child sets to the launch time T so that the trial's elapsed seconds count from launch.
@@ -102,7 +102,6 @@ class Server:
 
     def serve(self) -> Launch | None:
         """Serve until stdin closes (returns None); in a forked child, returns its Launch."""
-        self.send(ready=os.getpid())
         while True:
             for key, _ in self.selector.select():
                 if key.fd == self.wake_r:
