@@ -11,7 +11,10 @@ LIMITS = ("epochs", "trials", "wallclock_s")
 @dataclass
 class Budget:
     epochs: int | None = None       # epochs consumed over all trials (one report = one epoch)
-    trials: int | None = None       # trials started
+    # trials finished (completed, stopped or failed): counting trials *started* would end the
+    # replicate as soon as the last one starts, killing it before it reports; paused trials do
+    # not count, so pause/resume schedulers want an epoch budget
+    trials: int | None = None
     wallclock_s: float | None = None
 
     def __post_init__(self):
@@ -25,5 +28,5 @@ class Budget:
     def __call__(self, status) -> bool:
         """Syne Tune stop criterion."""
         return ((self.epochs is not None and status.overall_metric_statistics.count >= self.epochs)
-                or (self.trials is not None and status.num_trials_started >= self.trials)
+                or (self.trials is not None and status.num_trials_finished >= self.trials)
                 or (self.wallclock_s is not None and status.wallclock_time >= self.wallclock_s))
