@@ -1,5 +1,5 @@
 """Hydra callback (conf/config.yaml, hydra.callbacks): analyse a multirun into
-<sweep dir>/analysis when it ends, and give each `logger=wandb` replicate its summary run.
+<sweep dir>/analysis when it ends, and write the wandb runs of each `logger=wandb` replicate.
 Neither may make a finished job or multirun fail: an error becomes one warning line."""
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ class AnalysisCallback(Callback):
     def on_job_end(self, config, job_return, **kwargs) -> None:
         job_dir = Path(config.hydra.runtime.output_dir)
         try:
-            from ohgw.analysis.summary_run import log_replicate_summary
+            from ohgw.analysis.wandb_runs import log_replicate_runs
 
-            log_replicate_summary(job_dir)
+            log_replicate_runs(job_dir)
         except Exception as e:  # noqa: BLE001 - the replicate itself has finished
-            print(f"warning: wandb summary run of {job_dir} failed ({type(e).__name__}: {e})",
+            print(f"warning: wandb runs of {job_dir} failed ({type(e).__name__}: {e})",
                   file=sys.stderr)

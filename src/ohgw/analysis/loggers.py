@@ -1,38 +1,38 @@
-"""Trial-side experiment-tracker output (imported by every trial: keep it light): every trial
-logs x, psi' and dF/dpsi to its Lightning logger; with `logger=wandb` each trial is a wandb run
-(group = replicate, job_type = variant). wandb runs offline unless WANDB_MODE says otherwise,
-so it never waits for an API key; `wandb sync` uploads later (README)."""
-from __future__ import annotations
+"""Trial-side logging (every trial imports this: keep it light). Every trial logs the sampled
+x, the adjusted psi' and dF/dpsi to its Lightning logger.
 
-import os
-from pathlib import Path
+With `logger=wandb` a trial itself logs to CSV: Syne Tune stops trials with SIGKILL, and a killed
+process loses everything it had handed to wandb (its offline run file keeps only a header), so
+the wandb runs are written from results.csv when the replicate's job ends (wandb_runs.py)."""
+from __future__ import annotations
 
 import lightning as L
 
 WANDB_TARGET = "ohgw.analysis.loggers.wandb_trial_logger"
 
 
-def offline_by_default() -> None:
-    os.environ.setdefault("WANDB_MODE", "offline")
+def wandb_trial_logger(save_dir: str, name: str, **wandb_settings):
+    """`logger=wandb` inside a trial: a CSVLogger. `wandb_settings` (project, group, job_type,
+    ...) are read from the replicate's record when its job ends."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    del wandb_settings
+    return CSVLogger(save_dir=save_dir, name=name)
 
 
-def wandb_trial_logger(save_dir: str, name: str, project: str, group: str, job_type: str,
-                       entity: str | None = None, tags: list | None = None):
-    """The Lightning logger of one trial. `save_dir` is the trial's directory (named by its
-    trial id). `name` is the version-directory name trial.py gives every logger; a wandb run
-    is named after its trial instead."""
-    from lightning.pytorch.loggers import WandbLogger
-
-    del name
-    offline_by_default()
-    return WandbLogger(project=project, entity=entity, group=group, job_type=job_type,
-                       name=f"trial-{Path(save_dir).name}", save_dir=save_dir,
-                       tags=list(tags or []))
+def hyperparameter_entries(sampled: dict, record: dict) -> dict:
+    """Flat `x/<name>`, `psi/<name>`, `hg/<name>` entries and `ws_status` from the sampled
+    configuration and a warm-start record (its `ws_<name>`, `hg_<name>` fields)."""
+    out = {f"x/{k}": v for k, v in sampled.items()}
+    for field, prefix in (("ws", "psi"), ("hg", "hg")):
+        out.update({f"{prefix}/{k}": record[f"{field}_{k}"] for k in sampled if f"{field}_{k}" in record})
+    out["ws_status"] = record.get("ws_status", "baseline")
+    return out
 
 
 class LogHyperparameters(L.Callback):
-    """After each process's first epoch (the warm-start has run by then): the sampled x,
-    the adjusted psi' and the hyper-gradient, as flat `x/...`, `psi/...`, `hg/...` entries."""
+    """After each process's first epoch (the warm-start has run by then): x, psi' and dF/dpsi
+    to the trial's logger (CSV: hparams.yaml; TensorBoard: hparams)."""
 
     def __init__(self, sampled: dict, warmstart):
         self.sampled = sampled
@@ -42,11 +42,5 @@ class LogHyperparameters(L.Callback):
     def on_train_epoch_end(self, trainer, module):
         if self.logged or trainer.logger is None:
             return
-        record = self.warmstart.record
-        params = {f"x/{k}": v for k, v in self.sampled.items()}
-        for prefix in ("ws", "hg"):
-            params.update({f"{'psi' if prefix == 'ws' else 'hg'}/{k}": record[f"{prefix}_{k}"]
-                           for k in self.sampled if f"{prefix}_{k}" in record})
-        params["ws_status"] = record.get("ws_status", "baseline")
-        trainer.logger.log_hyperparams(params)
+        trainer.logger.log_hyperparams(hyperparameter_entries(self.sampled, self.warmstart.record))
         self.logged = True

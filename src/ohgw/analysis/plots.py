@@ -2,7 +2,6 @@
 survival per rung, |hyper-gradient| vs paired benefit, final hyperparameter distributions."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -49,10 +48,9 @@ def blocks(collection: Collection) -> dict[tuple[str, str], dict[GroupKey, list[
 
 
 def _band(ax, x, curves: np.ndarray, colour, label):
-    """Median line and IQR band over seeds (rows of `curves`); NaN = no report yet."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before the first report
-        q25, med, q75 = np.nanpercentile(curves, [25, 50, 75], axis=0)
+    """Median line and IQR band over seeds (rows of `curves`). NaN = that seed has no report
+    yet: the line starts once every seed has one, so the median never mixes in fewer seeds."""
+    q25, med, q75 = np.percentile(curves, [25, 50, 75], axis=0)
     ax.plot(x, med, color=colour, label=f"{label} (n={len(curves)})", drawstyle="steps-post")
     ax.fill_between(x, q25, q75, color=colour, alpha=0.2, step="post", linewidth=0)
 
@@ -94,15 +92,18 @@ def t_tau_dots(groups, per_seed, colours):
         finite = values.to_numpy()[np.isfinite(values.to_numpy())]
         top = (finite.max() if len(finite) else 1.0) * 1.15
         shown = values.replace(np.inf, top)
-        for seed, row in shown.iterrows():
-            if base is not None:
-                for i, k in enumerate(keys):
-                    if k != base and not np.isnan(row[k]) and not np.isnan(row[base]):
-                        ax.plot([keys.index(base), i], [row[base], row[k]], color="grey", alpha=0.4, linewidth=0.8)
+        # seeds side by side within a variant, so equal times stay visible
+        n = len(shown)
+        offsets = (np.arange(n) / (n - 1) - 0.5) * 0.3 if n > 1 else np.zeros(1)
+        for offset, (_, row) in zip(offsets, shown.iterrows()):
+            for i, k in enumerate(keys):
+                if base is not None and k != base and not np.isnan(row[k]) and not np.isnan(row[base]):
+                    ax.plot([keys.index(base) + offset, i + offset], [row[base], row[k]],
+                            color="grey", alpha=0.4, linewidth=0.8)
         for i, k in enumerate(keys):
-            censored = np.isinf(values[k])
-            ax.scatter(np.full((~censored).sum(), i), shown[k][~censored], color=colours[k], zorder=3)
-            ax.scatter(np.full(censored.sum(), i), shown[k][censored], color=colours[k], marker="x", zorder=3)
+            censored = np.isinf(values[k]).to_numpy()
+            for mask, marker in ((~censored, "o"), (censored, "x")):
+                ax.scatter(i + offsets[mask], shown[k].to_numpy()[mask], color=colours[k], marker=marker, zorder=3)
         ax.axhline(top, color="red", linestyle=":", linewidth=1)
         ax.text(len(keys) - 0.5, top, "not reached (censored, x)", color="red", fontsize=8, ha="right", va="bottom")
         ax.set_xticks(range(len(keys)), [k.label() for k in keys], rotation=20, ha="right", fontsize=8)

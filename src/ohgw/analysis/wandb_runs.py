@@ -1,0 +1,56 @@
+"""`logger=wandb`: when a replicate's job ends, one wandb run per trial (group = the replicate,
+job_type = the variant, config = x, psi', dF/dpsi, one history step per epoch) and a summary
+run, all written from the replicate's files into <job>/wandb. Offline unless WANDB_MODE says
+otherwise, so nothing waits for an API key; `wandb sync` uploads them (README)."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from ohgw.analysis.collect import load_replicate
+from ohgw.analysis.loggers import WANDB_TARGET, hyperparameter_entries
+from ohgw.analysis.metrics import UNITS, progress, replicate_measures, trials
+from ohgw.tuning.records import RECORD
+
+EPOCH_METRICS = ("val_acc", "val_loss", "train_loss", "test_acc", "test_loss", "wallclock_s",
+                 "elapsed_s", "train_s")
+
+
+def log_replicate_runs(job_dir: Path) -> int:
+    """Write the wandb runs of a finished `logger=wandb` replicate; how many (0 when the job
+    left no complete replicate or did not log to wandb)."""
+    job_dir = Path(job_dir)
+    if not (job_dir / RECORD).exists():  # a failed or skipped job
+        return 0
+    rep = load_replicate(job_dir)
+    logger = {} if isinstance(rep, str) else rep.record.get("config", {}).get("logger", {})
+    if logger.get("_target_") != WANDB_TARGET:
+        return 0
+    import wandb
+
+    os.environ.setdefault("WANDB_MODE", "offline")
+    r = rep.record
+    common = dict(project=logger["project"], entity=logger.get("entity"), group=logger["group"],
+                  job_type=logger["job_type"], dir=str(job_dir), reinit="finish_previous")
+    names = [c[3:] for c in rep.results if c.startswith("hp_")]
+    last = trials(rep.results)
+    for trial_id, rows in rep.results.sort_values("epoch").groupby("trial_id"):
+        row = last.loc[trial_id].to_dict()
+        config = {"trial_id": int(trial_id), "seed": r["seed"], "eta_h": r["eta_h"],
+                  **hyperparameter_entries({n: row[f"hp_{n}"] for n in names}, row)}
+        run = wandb.init(name=f"trial-{trial_id}", config=config, tags=list(logger.get("tags", [])), **common)
+        for epoch in rows.itertuples():
+            run.log({m: getattr(epoch, m) for m in EPOCH_METRICS if m in rows}, step=int(epoch.epoch))
+        run.summary["decision"] = row.get("decision")
+        run.finish()
+    run = wandb.init(name="summary", config={k: v for k, v in r.items() if k not in ("config", "sampled_configs")},
+                     tags=[*logger.get("tags", []), "replicate-summary"], **common)
+    for row in progress(rep.results, r["metric"], r["mode"]).itertuples():
+        run.log({f"best_{r['metric']}": row.best, "wallclock_s": row.wallclock_s,
+                 "device_s": row.device_s}, step=int(row.epochs))
+    measures = replicate_measures(rep)
+    run.summary.update({k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in measures.items()})
+    run.summary["reached_tau"] = math.isfinite(measures[f"t_{UNITS[-1]}"])
+    run.finish()
+    return last.shape[0] + 1
