@@ -1,0 +1,78 @@
+"""Cost of one warm-start (k=1 hyper-step) against one normal training step.
+
+    python scripts/bench_warmstart.py [--tasks digits fashion_mnist] [--devices cpu cuda]
+
+For each task and device: median seconds of one training step (forward, backward,
+optimizer step) and of one warm-start (the hyper-gradient at the step's batch and one
+validation batch of the same size), their ratio, and peak memory above the level before
+each (CUDA max-allocated on a GPU; sampled RSS on CPU). Goals: ratio <= 3, memory <= 1.5x.
+"""
+import argparse
+import statistics
+import sys
+
+import torch
+
+import ohgw.tasks
+from ohgw.hparams import optimizer_settings, smoothed_cross_entropy
+from ohgw.warmstart import hypergradient
+from ohgw.warmstart.measure import Cost
+
+MB = 2 ** 20
+TASK_OVERRIDES = {"fashion_mnist": {"train_size": 1024, "val_size": 1024}}  # one batch is enough
+
+
+def measure(fn, device, repeats):
+    for _ in range(2):  # warm-up: allocator pools, kernels, thread pools
+        fn()
+    costs = []
+    for _ in range(repeats):
+        with Cost(device) as cost:
+            fn()
+        costs.append(cost)
+    return (statistics.median(c.seconds for c in costs), statistics.median(c.peak_bytes for c in costs) / MB)
+
+
+def bench(task, device, repeats, names=None):
+    torch.manual_seed(0)
+    module, data = ohgw.tasks.load(task, **TASK_OVERRIDES.get(task, {}))
+    data.setup("fit")
+    module.to(device).train()
+    x, y = (t.to(device) for t in next(iter(data.train_dataloader())))
+    xv, yv = (t[: len(y)].to(device) for t in next(iter(data.val_dataloader())))
+    optimizer = torch.optim.SGD(module.parameters(), **optimizer_settings(module.hp))
+
+    def train_step():
+        loss = smoothed_cross_entropy(module(module.augment(x, module.hp["aug_magnitude"])), y,
+                                      module.hp["label_smoothing"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def warm_start():
+        hypergradient(module, (x, y), (xv, yv), module.hp, names=names)
+
+    return measure(train_step, device, repeats), measure(warm_start, device, repeats), len(y)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=["digits", "fashion_mnist"])
+    parser.add_argument("--devices", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+          + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
+    header = f"{'task':<14}{'device':<7}{'batch':>6} {'hyperparameters':<22}{'step s':>9}{'warm s':>9}{'ratio':>7}{'step MB':>9}{'warm MB':>9}{'ratio':>7}"
+    print(header)
+    for task in args.tasks:
+        for device in args.devices:
+            for label, names in (("all 5", None), ("lr, wd, momentum", ["log_lr", "log_wd", "momentum"])):
+                (ts, ms), (tw, mw), batch = bench(task, device, args.repeats, names)
+                print(f"{task:<14}{device:<7}{batch:>6} {label:<22}{ts:>9.4f}{tw:>9.4f}{tw / ts:>7.2f}"
+                      f"{ms:>9.1f}{mw:>9.1f}{mw / ms if ms else float('nan'):>7.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
