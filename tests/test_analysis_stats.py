@@ -46,3 +46,29 @@ def test_kl_of_histograms():
     kl = histogram_kl([0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.6, 0.9], 0.0, 1.0, bins=2)
     assert kl == pytest.approx(0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5))
     assert histogram_kl([0.1] * 20, [0.9] * 20, 0.0, 1.0) > 2.0  # disjoint: large, finite
+
+
+def test_paired_measures_and_criteria_on_a_hand_made_table():
+    import pandas as pd
+
+    from ohgw.analysis.tables import paired_measures
+
+    def seeds(t, best, ws_pct, peak):
+        return pd.DataFrame({"t_wallclock_s": t, "t_device_s": t, "t_epochs": t, "best_val": best,
+                             "test_of_best": best, "ws_device_pct": ws_pct, "ws_flops_pct": math.nan,
+                             "peak_mem_ratio": peak}, index=[0, 1, 2, 3, 4])
+
+    base = seeds([10.0, 12.0, 14.0, 20.0, math.inf], [0.90] * 5, [0.0] * 5, [1.0] * 5)
+    var = seeds([7.0, 9.0, 10.0, 15.0, 30.0], [0.90, 0.90, 0.91, 0.90, 0.90], [2.0] * 5, [1.05] * 5)
+    out = paired_measures(base, var)
+    assert out["reduction_epochs"] == pytest.approx(1 - 10.0 / 14.0)  # medians 10 vs 14
+    assert out["p_epochs"] == pytest.approx(0.0625)  # 5 of 5 faster: exact two-sided 2/32
+    assert math.isnan(out["std_ratio_epochs"]) and not out["crit_std_epochs"]  # a censored seed
+    assert out["final_val_change_rel"] == 0.0 and out["crit_final_score"]
+    assert out["extra_device_pct"] == 2.0 and out["crit_compute"]
+    assert out["peak_mem_ratio"] == 1.05 and out["crit_memory"]
+    tied = paired_measures(seeds([3.0] * 5, [0.9] * 5, [0.0] * 5, [1.0] * 5),
+                           seeds([3.0] * 5, [0.8] * 5, [9.0] * 5, [1.5] * 5))
+    assert tied["std_ratio_epochs"] == 1.0 and tied["crit_std_epochs"]  # std 0 vs std 0
+    assert tied["p_epochs"] == 1.0 and tied["reduction_epochs"] == 0.0
+    assert not tied["crit_final_score"] and not tied["crit_compute"] and not tied["crit_memory"]

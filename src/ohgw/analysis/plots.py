@@ -163,20 +163,24 @@ def hypergradient_benefit(groups, per_seed, colours):
 
 
 def hyperparameters(groups, per_seed, colours):
+    """Per hyperparameter, the values the trials trained with (psi'; x for the baseline) as a box
+    and one dot per trial, variants side by side on the search space's full range."""
     space = next(iter(groups.values()))[0].record.get("config", {}).get("task", {}).get("search_space", {})
     names = [n for n, s in space.items() if s.get("type") == "float"]
     if not names:
         return None
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.6), layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(max(3.3, 0.9 * len(groups)) * len(names), 4),
+                             layout="constrained", squeeze=False)
+    jitter = np.random.default_rng(0)  # fixed: the same plot every time
     for ax, name in zip(axes[0], names):
-        edges = np.linspace(space[name]["low"], space[name]["high"], 11)
-        for key, reps in groups.items():
+        for i, (key, reps) in enumerate(groups.items()):
             per_trial = pd.concat([trials(r.results) for r in reps])
-            column = f"ws_{name}" if f"ws_{name}" in per_trial else f"hp_{name}"
-            ax.hist(per_trial[column], edges, histtype="step", linewidth=1.5, color=colours[key],
-                    label=f"{key.label()}: psi'" if key.warmstart != BASELINE else "baseline: x")
-        ax.set_xlabel(f"{name} (search-space scale)")
-        ax.set_ylabel("trials")
-        ax.yaxis.get_major_locator().set_params(integer=True)
-    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=len(groups), fontsize=8)
-    return fig, "Hyperparameters the trials trained with (baseline: sampled x; variants: adjusted psi')"
+            values = per_trial[f"ws_{name}" if f"ws_{name}" in per_trial else f"hp_{name}"].astype(float)
+            ax.boxplot([values], positions=[i], widths=0.5, showfliers=False,
+                       medianprops={"color": colours[key]})
+            ax.scatter(i + jitter.uniform(-0.15, 0.15, len(values)), values, s=12, alpha=0.6, color=colours[key])
+        ax.set_xticks(range(len(groups)), [k.warmstart if k.warmstart == BASELINE else f"{k.warmstart}\neta {k.eta_h:g}" for k in groups], fontsize=7)
+        ax.set_ylim(space[name]["low"], space[name]["high"])
+        ax.set_ylabel(f"{name} (search-space scale)")
+        ax.grid(alpha=0.3, axis="y")
+    return fig, "Hyperparameters the trials trained with (baseline: sampled x; variants: adjusted psi'), one dot per trial"

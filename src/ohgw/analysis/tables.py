@@ -94,7 +94,8 @@ def paired_measures(b: pd.DataFrame, v: pd.DataFrame) -> dict:
         out[f"reduction_{u}"] = 1 - mv / mb if math.isfinite(mb) and mb > 0 else math.nan
         out[f"p_{u}"] = wilcoxon_censored(tb, tv)
         sb, sv = _std(tb), _std(tv)
-        out[f"std_ratio_{u}"] = sv / sb if sb > 0 else math.nan
+        # equal times on every seed (std 0) are not inflated by equal times again
+        out[f"std_ratio_{u}"] = sv / sb if sb > 0 else (1.0 if sv == 0 else math.inf) if sb == 0 else math.nan
         out[f"crit_std_{u}"] = bool(out[f"std_ratio_{u}"] <= MAX_STD_RATIO)
     change = (v["best_val"] - b["best_val"]) / b["best_val"]
     out["final_val_change_rel"] = quantile(change, 0.5)
