@@ -113,6 +113,7 @@ def paired_measures(b: pd.DataFrame, v: pd.DataFrame) -> dict:
 def criteria_lines(paired: pd.DataFrame) -> list[str]:
     """The strategy's success criteria, one block per comparison, as plain text."""
     lines = []
+    n_tests = int(paired[[f"p_{u}" for u in UNITS]].notna().to_numpy().sum()) if "p_epochs" in paired else 0
     for _, r in paired.iterrows():
         name = f"{r['task']}/{r['scheduler']}: {r['warmstart']} (eta_h={r['eta_h']:g}) vs baseline"
         if not r["n_pairs"]:
@@ -121,6 +122,11 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
         ok = lambda flag: "PASS" if flag else "FAIL"  # noqa: E731
         num = lambda x, f, why="not measured": f"n/a ({why})" if math.isnan(x) else format(x, f)  # noqa: E731
         lines.append(f"{name}, {int(r['n_pairs'])} paired seeds")
+        # every pair improving gives the exact two-sided test's smallest p, then Bonferroni
+        smallest_p = min(1.0, 2 / 2 ** int(r["n_pairs"]) * n_tests)
+        if smallest_p >= MAX_P:
+            lines.append(f"  note: with {int(r['n_pairs'])} paired seeds and {n_tests} tests the smallest possible "
+                         f"corrected p is {smallest_p:.3g}: the T@tau criterion cannot pass; run more seeds")
         for u in UNITS:
             lines.append(f"  [{ok(r[f'crit_reduction_{u}'])}] T@tau ({u}) reduced >= {MIN_REDUCTION:.0%} "
                          f"with p < {MAX_P}: {num(r[f'reduction_{u}'], '+.1%', 'median not reached')}, "
