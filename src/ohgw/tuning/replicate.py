@@ -7,14 +7,15 @@ import os
 import sys
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from ohgw.config import instantiate
 from ohgw.errors import ConfigError
 from ohgw.tasks import build
 from ohgw.tuning.backends import make_backend
 from ohgw.tuning.budget import Budget
-from ohgw.tuning.records import ResultsRecorder, write_record, write_results
+from ohgw.tuning.recorder import ResultsRecorder
+from ohgw.tuning.records import write_record, write_results
 from ohgw.tuning.rerun import comparison_key, earlier, replicate_key, skip
 from ohgw.tuning.schedulers import make_scheduler
 from ohgw.tuning.seeding import scheduler_seed
@@ -55,7 +56,7 @@ def prepare(cfg: DictConfig, job_dir: Path):
     task = build(cfg.task)
     task.check_data()
     variant = instantiate(cfg.warmstart)
-    variant.targets(task.space)  # unknown names in the mask
+    variant.check(task.space)  # unknown names in the mask; warns once if nothing can move
     make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed), {}, budget)  # a dry build: bad rungs, space, budget
     return task, variant, budget, runtime(cfg)
 

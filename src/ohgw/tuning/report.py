@@ -61,8 +61,8 @@ class EpochReporter(L.Callback):
         trainer.save_checkpoint(tmp)
         os.replace(tmp, self.checkpoint)
         report(epoch=trainer.current_epoch + 1, **metrics, test_acc=test_acc, test_loss=test_loss,
-               train_s=self.train_s, elapsed_s=self._elapsed(), first_batch_s=self.first_batch_s,
-               **self.warmstart.record)
+               train_steps=trainer.global_step, train_s=self.train_s, elapsed_s=self._elapsed(),
+               first_batch_s=self.first_batch_s, **self.warmstart.record)
 
 
 def _rng_states() -> dict:

@@ -4,9 +4,9 @@ rejects a scheduler that cannot run on the task or the budget before any trial s
 from __future__ import annotations
 
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from ohgw.config import instantiate
 from ohgw.errors import ConfigError
 
 RESOURCE_ATTR = "epoch"       # what trials report, from 1
