@@ -32,8 +32,9 @@ def sampled_config(args: dict, space) -> dict:
 
 def trial_logger(logger_cfg, trial_dir: Path):
     """The configured Lightning logger, writing under the trial's directory."""
-    from ohgw.config import instantiate
     from omegaconf import OmegaConf
+
+    from ohgw.config import instantiate
 
     kwargs = {k: v for k, v in OmegaConf.to_container(logger_cfg, resolve=True).items() if k != "name"}
     return instantiate(kwargs, save_dir=str(trial_dir), name="lightning")
@@ -43,10 +44,10 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     import lightning as L
     import torch
-    from ohgw.config import instantiate
     from omegaconf import OmegaConf
 
     from ohgw.analysis.loggers import LogHyperparameters
+    from ohgw.config import instantiate
     from ohgw.tasks import build
     from ohgw.tasks.module import Diverged
     from ohgw.tuning.report import EpochReporter
