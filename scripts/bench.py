@@ -46,6 +46,7 @@ def measure(overrides: list[str], job_dir: Path) -> dict:
     return {"wall_s": wall, "tuner_s": record["wallclock_s"],
             "start_median_s": float(starts.median()), "start_max_s": float(starts.max()),
             "useful_fraction": useful / (record["runtime"]["n_workers"] * record["wallclock_s"]),
+            "epoch_s": useful / len(frame),  # mean seconds of one epoch's training and validation
             "trials": record["n_trials"], "finished": sum(s in FINISHED for s in statuses),
             "epochs": record["budget_used"]["epochs"], "best_val": record["best_val"]}
 
