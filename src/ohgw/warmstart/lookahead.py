@@ -116,8 +116,9 @@ def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, momentu
 
 def _central_difference(module, train_batch, val_batch, hparams, name, h, buffers, lr_scale, rng):
     values = []
+    base = {**module.hp, **hparams}
     for sign in (1, -1):
-        shifted = {**module.hp, **hparams, name: float({**module.hp, **hparams}[name]) + sign * h}
+        shifted = {**base, name: float(base[name]) + sign * h}
         with _restored_rng(module, rng):
             values.append(_lookahead(module, train_batch, val_batch, shifted, buffers, lr_scale,
                                      create_graph=False).item())
