@@ -16,9 +16,14 @@ import torch
 import ohgw.tasks
 from ohgw.hparams import optimizer_settings, smoothed_cross_entropy
 from ohgw.warmstart import hypergradient
-from ohgw.warmstart.measure import Cost
+from ohgw.warmstart.lookahead import hypergradient_flops
+from ohgw.warmstart.measure import Cost, training_step_flops
 
 MB = 2 ** 20
+STEP_ONLY = ["log_lr", "log_wd", "momentum"]  # act through the optimizer step alone
+# which hyperparameters are differentiated (None: every continuous one)
+ROWS = (("all 5", None), ("all but aug_magnitude", STEP_ONLY + ["label_smoothing"]),
+        ("lr, wd, momentum", STEP_ONLY))
 TASK_OVERRIDES = {"fashion_mnist": {"train_size": 1024, "val_size": 1024}}  # one batch is enough
 
 
@@ -52,7 +57,9 @@ def bench(task, device, repeats, names=None):
     def warm_start():
         hypergradient(module, (x, y), (xv, yv), module.hp, names=names)
 
-    return measure(train_step, device, repeats), measure(warm_start, device, repeats), len(y)
+    flops = hypergradient_flops(module, (x, y), (xv, yv), module.hp, names=names) \
+        / training_step_flops(module, (x, y))
+    return measure(train_step, device, repeats), measure(warm_start, device, repeats), len(y), flops
 
 
 def main():
@@ -63,14 +70,14 @@ def main():
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
           + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
-    header = f"{'task':<14}{'device':<7}{'batch':>6} {'hyperparameters':<22}{'step s':>9}{'warm s':>9}{'ratio':>7}{'step MB':>9}{'warm MB':>9}{'ratio':>7}"
+    header = f"{'task':<14}{'device':<7}{'batch':>6} {'hyperparameters':<22}{'step s':>9}{'warm s':>9}{'ratio':>7}{'step MB':>9}{'warm MB':>9}{'ratio':>7}{'FLOPs':>7}"
     print(header)
     for task in args.tasks:
         for device in args.devices:
-            for label, names in (("all 5", None), ("lr, wd, momentum", ["log_lr", "log_wd", "momentum"])):
-                (ts, ms), (tw, mw), batch = bench(task, device, args.repeats, names)
+            for label, names in ROWS:
+                (ts, ms), (tw, mw), batch, flops = bench(task, device, args.repeats, names)
                 print(f"{task:<14}{device:<7}{batch:>6} {label:<22}{ts:>9.4f}{tw:>9.4f}{tw / ts:>7.2f}"
-                      f"{ms:>9.1f}{mw:>9.1f}{mw / ms if ms else float('nan'):>7.2f}")
+                      f"{ms:>9.1f}{mw:>9.1f}{mw / ms if ms else float('nan'):>7.2f}{flops:>7.2f}")
     return 0
 
 

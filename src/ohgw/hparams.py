@@ -7,8 +7,6 @@ import torch.nn.functional as F
 
 # Every task must give these a value, in its search space or in `fixed`.
 REQUIRED = ("log_lr", "log_wd", "momentum", "label_smoothing", "aug_magnitude")
-# Hyperparameters that act only through the optimizer step (first-order in the lookahead).
-STEP_ONLY = frozenset({"log_lr", "log_wd", "momentum"})
 
 
 def optimizer_settings(hp) -> dict:
@@ -19,7 +17,17 @@ def optimizer_settings(hp) -> dict:
 def smoothed_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smoothing) -> torch.Tensor:
     """PyTorch's label-smoothed cross-entropy, written out so `smoothing` may be a tensor
     that requires grad (F.cross_entropy only takes a float)."""
+    return smoothed(*cross_entropy_terms(logits, target), smoothing)
+
+
+def smoothed(nll, uniform, smoothing):
+    """The label-smoothed loss from its two terms: linear in the smoothing."""
+    return (1 - smoothing) * nll + smoothing * uniform
+
+
+def cross_entropy_terms(logits: torch.Tensor, target: torch.Tensor):
+    """The two batch means the smoothed loss mixes: the cross-entropy against the targets
+    and against the uniform distribution."""
     logp = F.log_softmax(logits, dim=-1)
     nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-    uniform = -logp.mean(dim=-1)
-    return ((1 - smoothing) * nll + smoothing * uniform).mean()
+    return nll.mean(), -logp.mean(dim=-1).mean()

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
-from ohgw.hparams import STEP_ONLY, optimizer_settings, smoothed_cross_entropy
+from ohgw.hparams import cross_entropy_terms, optimizer_settings, smoothed, smoothed_cross_entropy
 
 
 def lookahead_loss(module, train_batch, val_batch, hparams: Mapping, *,
@@ -98,12 +98,10 @@ def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, momentu
     """F and dF/dpsi as tensors (None where psi has no path to F)."""
     with _train_mode(module):
         psi = _as_tensors(module, hparams, requires_grad=by_autograd)
-        # lr, wd and momentum act only through the step: no second-order graph needed
-        second_order = any(n not in STEP_ONLY for n in by_autograd)
-        w1, buffers = _one_step(module, train_batch, psi, momentum_buffers, lr_scale,
-                                create_graph=second_order)
-        # Backpropagate in two phases so the validation graph is freed before the
-        # (larger) double-backward through the training step.
+        params = {n: p for n, p in module.named_parameters() if p.requires_grad}
+        grads, buffers = _training_gradient(module, params, train_batch, psi, by_autograd)
+        w1 = _sgd_step(params, grads, psi, momentum_buffers, lr_scale)
+        # Backpropagate in two phases: dF/dw1 first, then the cheap elementwise step into psi.
         w1_leaf = {k: v.detach().requires_grad_() for k, v in w1.items()}
         loss = _val_loss(module, w1_leaf, buffers, val_batch)
         dloss_dw1 = torch.autograd.grad(loss, list(w1_leaf.values()))
@@ -112,6 +110,36 @@ def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, momentu
         raw = torch.autograd.grad(list(w1.values()), [psi[n] for n in by_autograd],
                                   grad_outputs=dloss_dw1, allow_unused=True)
         return loss.detach(), dict(zip(by_autograd, raw))
+
+
+def _training_gradient(module, params, train_batch, psi, by_autograd):
+    """The training gradient g at psi, with the training graph already freed (so the
+    validation pass runs at a training step's memory), as tensors whose derivatives in label
+    smoothing and augmentation magnitude are exact at psi: g + (s - s0) dg/ds + (m - m0) dg/dm.
+
+    The loss is linear in label smoothing, so dg/ds is a first-order gradient (of the
+    uniform term minus the plain one). Only the magnitude needs a second-order pass."""
+    buffers = {n: b.clone() for n, b in module.named_buffers()}  # BatchNorm updates them in place
+    smoothing, magnitude = psi["label_smoothing"], psi["aug_magnitude"]
+    m_leaf = magnitude.detach().requires_grad_("aug_magnitude" in by_autograd)
+    x, y = train_batch
+    logits = functional_call(module, (params, buffers), (module.augment(x, m_leaf),))
+    nll, uniform = cross_entropy_terms(logits, y)
+    loss = smoothed(nll, uniform, smoothing.detach())
+    weights = list(params.values())
+    slopes = []  # (hyperparameter, dg/dhyperparameter)
+    if "label_smoothing" in by_autograd:
+        slopes.append((smoothing, torch.autograd.grad(uniform - nll, weights, retain_graph=True)))
+    if m_leaf.requires_grad:
+        *grads, dloss_dm = torch.autograd.grad(loss, weights + [m_leaf], create_graph=True)
+        slopes.append((magnitude, torch.autograd.grad(dloss_dm, weights)))
+        grads = [g.detach() for g in grads]
+    else:
+        grads = torch.autograd.grad(loss, weights)
+    for hp, slope in slopes:
+        at_zero = hp - hp.detach()  # value 0, derivative 1 in hp
+        grads = [g + at_zero * d for g, d in zip(grads, slope)]
+    return grads, buffers
 
 
 def _central_difference(module, train_batch, val_batch, hparams, name, h, buffers, lr_scale, rng):
