@@ -1,20 +1,27 @@
 """Trial-launch throughput: the same replicate with Syne Tune's stock LocalBackend
-(launcher=subprocess) and with the fork server (launcher=fork), side by side.
+(launcher=subprocess) and with the fork server (launcher=fork), side by side, in the two
+settings a user meets:
+- `run`: one replicate, one command: a fresh `python run.py ...` process, timed whole (its
+  own imports included; the fork server starts inside it, its imports overlapping the tuner's);
+- `multirun`: a later job of a multirun (`-m seed=...`): run_replicate in a process that has
+  run one before, so the tuner's imports are done and the fork server is already up.
 
     python scripts/bench.py                                  # digits, ASHA and PASHA, seed 0, 30 epochs
     python scripts/bench.py --schedulers asha --epochs 60 --repeats 3 task.batch_size=8
 
-Per replicate: wall-clock of run_replicate (everything a user waits for), the tuner's own
-wall-clock, median and max seconds from a trial process's launch (start or resume) to its
-first training batch (`first_batch_s` in the trial's reports), the useful-work fraction
-(seconds inside training/validation epochs, summed over trials, over n_workers x the tuner's
-wall-clock) and the trials started / finished (not failed). Then the gains. Extra arguments
-are Hydra overrides applied to every replicate.
+Per replicate: wall-clock (`wall_s`: the process for `run`, run_replicate for `multirun`),
+the tuner's own wall-clock, median and max seconds from a trial process's launch (start or
+resume) to its first training batch (`first_batch_s` in the trial's reports), the useful-work
+fraction (seconds inside training/validation epochs, summed over trials, over n_workers x
+the tuner's wall-clock) and the trials started / finished (not failed). Then the gains.
+Extra arguments are Hydra overrides applied to every replicate.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import redirect_stdout
@@ -24,21 +31,34 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 
 from ohgw import CONF_DIR
+from ohgw.tuning.records import RESULTS, read_record
 from ohgw.tuning.replicate import run_replicate
 
-LAUNCHERS = ("subprocess", "fork")
+ROOT = CONF_DIR.parent
+SETTINGS = ("run", "multirun")
+LAUNCHERS = {"stock": "subprocess", "fork": "fork"}
 FINISHED = ("Completed", "Stopped", "Paused")  # what a trial ends as, unless it failed
 
 
-def measure(overrides: list[str], job_dir: Path) -> dict:
+def in_fresh_process(overrides: list[str], job_dir: Path) -> None:
+    with open(job_dir / "bench.log", "w") as log:
+        subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides, f"hydra.run.dir={job_dir}"],
+                       cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+
+
+def in_this_process(overrides: list[str], job_dir: Path) -> None:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
-    job_dir.mkdir(parents=True)
     with open(job_dir / "bench.log", "w") as log, redirect_stdout(log):  # Syne Tune's status tables
-        t0 = time.perf_counter()
-        record = run_replicate(cfg, job_dir)
-        wall = time.perf_counter() - t0
-    frame = pd.read_csv(job_dir / "results.csv")
+        run_replicate(cfg, job_dir)
+
+
+def measure(setting: str, overrides: list[str], job_dir: Path) -> dict:
+    job_dir.mkdir(parents=True)
+    t0 = time.perf_counter()
+    (in_fresh_process if setting == "run" else in_this_process)(overrides, job_dir)
+    wall = time.perf_counter() - t0
+    record, frame = read_record(job_dir), pd.read_csv(job_dir / RESULTS)
     # one first_batch_s per process: a resumed trial reports a new one
     starts = frame.drop_duplicates(["trial_id", "first_batch_s"])["first_batch_s"]
     useful = frame.groupby("trial_id")["train_s"].max().sum()
@@ -52,15 +72,20 @@ def measure(overrides: list[str], job_dir: Path) -> dict:
 
 
 def table(results: dict) -> str:
-    keys = list(next(iter(results[LAUNCHERS[0]])).keys())
-    med = {launcher: {k: statistics.median(r[k] for r in runs) for k in keys}
-           for launcher, runs in results.items()}
-    lines = [f"{'':16}{'stock':>12}{'fork':>12}{'gain':>12}   (gain: stock/fork for seconds, fork/stock otherwise)"]
+    """results[setting][launcher] -> list of measures; medians side by side."""
+    keys = list(results[SETTINGS[0]]["stock"][0])
+    med = {(s, l): {k: statistics.median(r[k] for r in runs) for k in keys}
+           for s, by_launcher in results.items() for l, runs in by_launcher.items()}
+    lines = ["".join([f"{'':16}", *(f"{s + ' ' + l:>16}" for s in SETTINGS for l in LAUNCHERS),
+                      *(f"{s + ' gain':>16}" for s in SETTINGS)])
+             + "   (gain: stock/fork for seconds, fork/stock otherwise)"]
     for k in keys:
-        stock, fork = med["subprocess"][k], med["fork"][k]
-        num, den = (stock, fork) if k.endswith("_s") else (fork, stock)
-        ratio = f"{num / den:12.2f}" if den else f"{'':12}"
-        lines.append(f"{k:16}{stock:12.3f}{fork:12.3f}{ratio}")
+        cells = [f"{med[s, l][k]:16.3f}" for s in SETTINGS for l in LAUNCHERS]
+        for s in SETTINGS:
+            stock, fork = med[s, "stock"][k], med[s, "fork"][k]
+            num, den = (stock, fork) if k.endswith("_s") else (fork, stock)
+            cells.append(f"{num / den:16.2f}" if den else f"{'':16}")
+        lines.append(f"{k:16}" + "".join(cells))
     return "\n".join(lines)
 
 
@@ -69,19 +94,23 @@ def main():
     parser.add_argument("--schedulers", nargs="+", default=["asha", "pasha"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=30, help="budget: epochs consumed per replicate")
-    parser.add_argument("--repeats", type=int, default=1, help="runs per launcher (medians are printed)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per setting and launcher (medians are printed)")
     parser.add_argument("--out", type=Path, default=None, help="keep the replicates here (default: a temp dir)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every replicate")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="ohgw-bench-"))
     for scheduler in args.schedulers:
-        results = {launcher: [] for launcher in LAUNCHERS}
+        results = {s: {l: [] for l in LAUNCHERS} for s in SETTINGS}
+        base = [f"scheduler={scheduler}", f"seed={args.seed}", f"budget.epochs={args.epochs}",
+                "rerun.skip_complete=false", *args.overrides]
+        # untimed: the tuner's imports and a running fork server, as after a multirun's first job
+        measure("multirun", [*base, "launcher=fork"], out / f"{scheduler}-warm-up")
         for rep in range(args.repeats):
-            for launcher in LAUNCHERS:  # interleaved: load drifts hit both alike
-                overrides = [f"scheduler={scheduler}", f"seed={args.seed}", f"budget.epochs={args.epochs}",
-                             f"launcher={launcher}", "rerun.skip_complete=false", *args.overrides]
-                results[launcher].append(measure(overrides, out / f"{scheduler}-{launcher}-{rep}"))
-        print(f"\n== {scheduler}, seed {args.seed}, {args.epochs} epochs, {args.repeats} run(s) per launcher, "
+            for setting in SETTINGS:  # interleaved: load drifts hit all alike
+                for name, launcher in LAUNCHERS.items():
+                    job = out / f"{scheduler}-{setting}-{name}-{rep}"
+                    results[setting][name].append(measure(setting, [*base, f"launcher={launcher}"], job))
+        print(f"\n== {scheduler}, seed {args.seed}, {args.epochs} epochs, {args.repeats} run(s) each, "
               f"medians; overrides: {' '.join(args.overrides) or '-'}  ({out})")
         print(table(results), flush=True)
 

@@ -13,6 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from ohgw.tuning.backends import make_backend
+from ohgw.tuning.forkclient import close_fork_servers
 from ohgw.tuning.replicate import run_replicate
 from tests.helpers import ROOT, compose_config
 
@@ -94,19 +95,41 @@ def test_a_crashed_or_oom_killed_trial_fails_alone_and_the_server_keeps_launchin
     assert set(later.trial_id) == {2, 3} and len(later) >= 6
 
 
-def test_each_forked_trial_gets_the_gpus_the_backend_assigned(tmp_path):
+def probe_backend(tmp_path, name, **kwargs):
     config = tmp_path / "trial_config.yaml"
     OmegaConf.save(compose_config(), config)  # the server loads this task's data
-    backend = make_backend("fork", "tests.fork_probe", config, rotate_gpus=True)
-    backend.set_path(str(tmp_path), "tuner")
+    backend = make_backend("fork", "tests.fork_probe", config, **kwargs)
+    backend.set_path(str(tmp_path / name))
+    return backend
+
+
+def run_probes(backend, n):
+    trials = [backend.start_trial({"x": 1}).trial_id for _ in range(n)]
+    wait_for(lambda: all(backend.trial_subprocess[t].poll() == 0 for t in trials))
+    return [backend.stdout(t) for t in trials]
+
+
+def test_each_forked_trial_gets_the_gpus_the_backend_assigned(tmp_path):
+    backend = probe_backend(tmp_path, "tuner", rotate_gpus=True)
     backend._prepare_for_schedule(num_gpus=3)  # instead of nvidia-smi
     try:
-        trials = [backend.start_trial({"x": 1}).trial_id for _ in range(3)]
-        wait_for(lambda: all(backend.trial_subprocess[t].poll() == 0 for t in trials))
-        assert [backend.stdout(t) for t in trials] == [[f"[devices] {g}\n"] for g in "012"]
+        assert run_probes(backend, 3) == [[f"[devices] {g}\n"] for g in "012"]
     finally:
         backend.stop_all()
-    assert backend.server.proc.returncode == 0
+
+
+def test_successive_replicates_share_one_server_until_the_process_ends(tmp_path):
+    first = probe_backend(tmp_path, "first")
+    assert run_probes(first, 1) == [["[devices] None\n"]]
+    first.stop_all()
+    second = probe_backend(tmp_path, "second")  # the next job of a multirun
+    assert second.server is first.server and second.server.proc.poll() is None
+    assert run_probes(second, 2) == [["[devices] None\n"]] * 2
+    close_fork_servers()  # what happens at exit
+    assert first.server.proc.returncode == 0
+    third = probe_backend(tmp_path, "third")
+    assert third.server is not first.server and run_probes(third, 1) == [["[devices] None\n"]]
+    close_fork_servers()
 
 
 @pytest.mark.slow

@@ -3,15 +3,18 @@ then forks one process per trial start or resume, so a trial starts in milliseco
 instead of paying ~7-10 s of imports. Each trial is still its own process: a crash or
 kill takes down that trial only, and its memory goes with it.
 
-    python -m ohgw.tuning.forkserver TRIAL_MODULE TRIAL_CONFIG MESSAGE_FD
+    python -m ohgw.tuning.forkserver TRIAL_MODULE MESSAGE_FD
 
+One server serves every replicate its tuner process runs (a multirun's jobs): each sends a
+`preload` with its trial config first, which loads that task's data (once per task).
 Requests arrive as JSON lines on stdin (EOF = shut down, killing every live trial);
 replies go out as JSON lines on MESSAGE_FD. The server never initialises CUDA: a process
 forked after that cannot use the GPU, so each trial initialises it itself, after the
 backend's CUDA_VISIBLE_DEVICES is in its environment.
 
 Protocol
-    in:  {"op": "launch", "id": K, "argv": [...], "stdout": P, "stderr": P, "env": {...}, "at": T}
+    in:  {"op": "preload", "config": TRIAL_CONFIG_PATH}
+         {"op": "launch", "id": K, "argv": [...], "stdout": P, "stderr": P, "env": {...}, "at": T}
          {"op": "kill", "id": K}
     out: {"id": K, "pid": PID}, {"id": K, "exit": CODE}
 CODE is what subprocess.Popen.returncode would say: -N for death by signal N.
@@ -56,20 +59,28 @@ def imported_by(module: str) -> list[str]:
                          [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])]
 
 
-def preload(trial_module: str, trial_config: str):
-    """Import what a trial imports and load the task's data into the task's cache."""
+def preload(trial_module: str):
+    """Import what a trial imports."""
     for name in imported_by(trial_module):
         importlib.import_module(name)
+    from ohgw.tasks import base
+
+    base.DATA_CACHE = {}
+    assert_no_cuda()
+    return importlib.import_module(trial_module)
+
+
+def load_data(trial_config: str) -> None:
+    """Load a replicate's task data into the task cache, for every later child to inherit,
+    and import its logger."""
     from omegaconf import OmegaConf
+
+    from ohgw.tasks import build
 
     cfg = OmegaConf.load(trial_config)
     importlib.import_module(cfg.logger._target_.rsplit(".", 1)[0])
-    from ohgw.tasks import base, build
-
-    base.DATA_CACHE = {}
-    build(cfg.task).datamodule()  # loads the data once, for every child to inherit
+    build(cfg.task).datamodule()
     assert_no_cuda()
-    return importlib.import_module(trial_module)
 
 
 def assert_no_cuda() -> None:
@@ -119,6 +130,9 @@ class Server:
                         return launch
 
     def handle(self, request: dict) -> Launch | None:
+        if request["op"] == "preload":
+            load_data(request["config"])
+            return None
         if request["op"] == "kill":
             pid = self.pids.get(request["id"])
             if pid is not None:  # not reaped yet, so the pid is still this child's
@@ -229,7 +243,7 @@ def leave(code: int):
 
 
 def main(argv: list[str]):
-    trial_module, trial_config, messages = argv
+    trial_module, messages = argv
     # Thread pools started here would not exist in the children (one thread, as LocalBackend
     # gives stock trials); and CUDA availability checks by imported code must not init CUDA.
     os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
@@ -240,7 +254,7 @@ def main(argv: list[str]):
     os.dup2(null, 0)
     os.close(null)
     t0 = time.perf_counter()
-    trial = preload(trial_module, trial_config)
+    trial = preload(trial_module)
     print(f"[forkserver] ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     launch = Server(requests, int(messages)).serve()
     leave(0 if launch is None else run_child(trial, launch))

@@ -14,6 +14,7 @@ from ohgw.errors import ConfigError
 from ohgw.tasks import build
 from ohgw.tuning.backends import make_backend
 from ohgw.tuning.budget import Budget
+from ohgw.tuning.forkclient import TRIAL_MODULE, start_early
 from ohgw.tuning.recorder import ResultsRecorder
 from ohgw.tuning.records import write_record, write_results
 from ohgw.tuning.rerun import comparison_key, earlier, replicate_key, skip
@@ -62,6 +63,7 @@ def prepare(cfg: DictConfig, job_dir: Path):
 
 
 def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
+    start_early(cfg.launcher)  # run.py did, unless called from Python
     from syne_tune import Tuner
 
     job_dir = Path(job_dir)
@@ -80,7 +82,7 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
     scheduler = make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed),
                                {"ohgw_config": str(trial_cfg.resolve())})
     os.environ["SYNETUNE_FOLDER"] = str(job_dir.resolve())  # Syne Tune's own files go here
-    backend = make_backend(cfg.launcher, "ohgw.trial", trial_cfg, **backend_kwargs(rt["gpus"]))
+    backend = make_backend(cfg.launcher, TRIAL_MODULE, trial_cfg, **backend_kwargs(rt["gpus"]))
     tuner = Tuner(trial_backend=backend,
                   scheduler=scheduler,
                   stop_criterion=budget, n_workers=rt["n_workers"], sleep_time=cfg.tuner.sleep_time,
