@@ -19,9 +19,10 @@ FAST = {"asha", "asha_promotion"}
 SMALL = ("task.max_epochs=5", "task.rungs.reduction_factor=2", "budget.epochs=10", "n_workers=2")
 # DyHPO's model prefers new trials to paused ones early on; more SH-rule promotions let a
 # small budget see a resume. Synchronous Hyperband promotes only once its bracket's whole first
-# rung has reported: 10 epochs sometimes left no room for a resume.
+# rung has reported: 10 epochs sometimes left no room for a resume. ASHA's test reads stops: 10
+# epochs can go to the first two trials running side by side to max_epochs, stopping none.
 EXTRA = {"dyhpo": ("scheduler.probability_sh=0.6",)}
-EPOCHS = {"hyperband": 20}  # epoch budget where SMALL's 10 is not enough
+EPOCHS = {"hyperband": 20, "asha": 20}  # epoch budget where SMALL's 10 is not enough
 
 
 def replicate(tmp_path, *overrides):
