@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     from ohgw.config import instantiate
     from ohgw.tasks import build
     from ohgw.tasks.module import Diverged
-    from ohgw.tuning.report import EpochReporter
+    from ohgw.tuning.report import CheckpointIO, EpochReporter, UnreadableCheckpoint
     from ohgw.tuning.seeding import RANDOM_DIRECTION_STREAM, trial_seed
     from ohgw.warmstart.callback import WarmStartCallback
 
@@ -79,18 +79,15 @@ def main(argv=None) -> int:
         logger=trial_logger(cfg.logger, trial_dir),
         # x, psi' logged before the report, which can get the trial stopped (killed)
         callbacks=[warmstart, LogHyperparameters(sampled, warmstart), reporter],
-        enable_progress_bar=False, enable_model_summary=False,
+        enable_progress_bar=False, enable_model_summary=False, plugins=[CheckpointIO()],
         enable_checkpointing=False, num_sanity_val_steps=0, log_every_n_steps=1)
     resume = checkpoint if checkpoint.exists() else None
-    if resume is not None:
-        try:  # fail loudly: never restart a paused trial from scratch
-            torch.load(resume, map_location="cpu", weights_only=False)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is the same error
-            print(f"trial {trial_id}: corrupt checkpoint {resume}: {e}", file=sys.stderr)
-            return EXIT_BAD_CHECKPOINT
     try:
         # our own file, and it holds RNG states (numpy, python) that weights_only refuses
         trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=False)
+    except UnreadableCheckpoint as e:  # fail loudly: never restart a paused trial from scratch
+        print(f"trial {trial_id}: corrupt checkpoint {e}", file=sys.stderr)
+        return EXIT_BAD_CHECKPOINT
     except Diverged as e:
         print(f"trial {trial_id} diverged: {e}", file=sys.stderr)
         return EXIT_DIVERGED

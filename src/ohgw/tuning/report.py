@@ -12,6 +12,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 METRIC_PREFIX = "[tune-metric]: "
 
@@ -63,6 +64,21 @@ class EpochReporter(L.Callback):
         report(epoch=trainer.current_epoch + 1, **metrics, test_acc=test_acc, test_loss=test_loss,
                train_steps=trainer.global_step, train_s=self.train_s, elapsed_s=self._elapsed(),
                first_batch_s=self.first_batch_s, **self.warmstart.record)
+
+
+class UnreadableCheckpoint(Exception):
+    """The trial's checkpoint cannot be read: the trial must fail, never restart from scratch."""
+
+
+class CheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint files, with a file it cannot read told apart from errors in
+    training (one read, by Lightning itself)."""
+
+    def load_checkpoint(self, path, *args, **kwargs):
+        try:
+            return super().load_checkpoint(path, *args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the same error
+            raise UnreadableCheckpoint(f"{path}: {e}") from e
 
 
 def _rng_states() -> dict:
