@@ -14,7 +14,8 @@ import sys
 import torch
 
 import ohgw.tasks
-from ohgw.hparams import optimizer_settings, smoothed_cross_entropy
+from ohgw import optimizers
+from ohgw.hparams import smoothed_cross_entropy
 from ohgw.warmstart import hypergradient
 from ohgw.warmstart.lookahead import hypergradient_flops
 from ohgw.warmstart.measure import Cost, training_step_flops
@@ -45,7 +46,7 @@ def bench(task, device, repeats, names=None):
     module.to(device).train()
     x, y = (t.to(device) for t in next(iter(data.train_dataloader())))
     xv, yv = (t[: len(y)].to(device) for t in next(iter(data.val_dataloader())))
-    optimizer = torch.optim.SGD(module.parameters(), **optimizer_settings(module.hp))
+    optimizer = optimizers.make(module.optimizer_name, module.parameters(), module.hp)
 
     def train_step():
         loss = smoothed_cross_entropy(module(module.augment(x, module.hp["aug_magnitude"])), y,

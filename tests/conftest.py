@@ -10,7 +10,7 @@ def _double(batch):
     return [t.double() if t.is_floating_point() else t for t in batch]
 
 
-def _small_float64(task, batch_size, **overrides):
+def small_float64(task, batch_size, **overrides):
     torch.manual_seed(0)
     module, data = ohgw.tasks.load(task, hparams=HP, batch_size=batch_size, **overrides)
     data.setup("fit")
@@ -25,7 +25,7 @@ def resnet20_64():
     from ohgw.errors import DataMissingError
 
     try:
-        return _small_float64("fashion_mnist", 8, train_size=64, val_size=64)
+        return small_float64("fashion_mnist", 8, train_size=64, val_size=64)
     except DataMissingError as e:
         pytest.skip(str(e))
 
@@ -34,4 +34,4 @@ def resnet20_64():
 def digits64():
     """The digits module in float64 with one training and one validation batch (small
     batches: float64 convolutions are slow on CPU)."""
-    return _small_float64("digits", 16)
+    return small_float64("digits", 16)

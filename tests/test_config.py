@@ -59,6 +59,7 @@ BAD_INPUTS = {
     "eta_h <= 0": (["warmstart.eta_h=0"], "eta_h must be > 0"),
     "steps < 1": (["warmstart.steps=0"], "steps must be an integer >= 1"),
     "unknown mask": (["warmstart.mask=[lr]"], "unknown hyperparameter"),
+    "unknown optimizer": (["task.optimizer=adam"], "task.optimizer must be one of sgd, adamw"),
 }
 
 

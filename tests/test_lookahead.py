@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from ohgw.warmstart import hypergradient, lookahead_loss
-from tests.conftest import HP
+from ohgw import optimizers
+from tests.conftest import HP, small_float64
 
 
 def lookahead(module, train, val, hp, seed=1, **kw):
@@ -54,24 +55,62 @@ def test_hypergradient_matches_finite_differences(task, request):
 def test_momentum_gradient_exactly_zero_on_first_step_nonzero_after(digits64):
     module, train, val = digits64
     assert hypergradient(module, train, val, HP)["momentum"] == 0.0
-    buffers = {n: torch.randn_like(p) * 0.1 for n, p in module.named_parameters()}
+    state = {n: {"momentum_buffer": torch.randn_like(p) * 0.1} for n, p in module.named_parameters()}
     torch.manual_seed(1)
-    grads = hypergradient(module, train, val, HP, momentum_buffers=buffers)
+    grads = hypergradient(module, train, val, HP, optimizer_state=state)
     assert grads["momentum"] != 0.0
     assert_matches_finite_differences(module, train, val, HP, "momentum", grads["momentum"],
-                                      momentum_buffers=buffers)
+                                      optimizer_state=state)
 
 
-def test_lookahead_equals_a_real_sgd_step(digits64):
-    module, train, val = digits64
+# independent references: torch.optim as a user would set it up from the search-space values
+REAL_OPTIMIZERS = {
+    "sgd": lambda params, hp: torch.optim.SGD(params, lr=10 ** hp["log_lr"], momentum=hp["momentum"],
+                                              weight_decay=10 ** hp["log_wd"]),
+    "adamw": lambda params, hp: torch.optim.AdamW(params, lr=10 ** hp["log_lr"], betas=(hp["momentum"], 0.999),
+                                                  weight_decay=10 ** hp["log_wd"]),
+}
+
+
+def after_real_steps(optimizer, steps, hp):
+    """A float64 digits module and its batches after `steps` real optimizer steps, with the
+    optimizer's state by parameter name (copied: the optimizer goes on mutating its own)."""
+    module, train, val = small_float64("digits", 16, optimizer=optimizer)
+    real = REAL_OPTIMIZERS[optimizer](module.parameters(), hp)
+
+    def real_step():
+        real.zero_grad()
+        F.cross_entropy(module(train[0]), train[1], label_smoothing=hp["label_smoothing"]).backward()
+        real.step()
+
+    for _ in range(steps):
+        real_step()
+    state = {n: {k: v.clone() for k, v in s.items()} for n, s in optimizers.state_by_name(real, module).items()}
+    return module, train, val, state, real_step
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+@pytest.mark.parametrize("earlier_steps", [0, 2])
+def test_lookahead_equals_a_real_optimizer_step(optimizer, earlier_steps):
     hp = {**HP, "aug_magnitude": 0.0}
-    reference = copy.deepcopy(module).train()
-    opt = torch.optim.SGD(reference.parameters(), lr=10 ** hp["log_lr"], momentum=hp["momentum"],
-                          weight_decay=10 ** hp["log_wd"])
-    F.cross_entropy(reference(train[0]), train[1], label_smoothing=hp["label_smoothing"]).backward()
-    opt.step()
-    expected = F.cross_entropy(reference(val[0]), val[1]).item()
-    assert abs(lookahead(module, train, val, hp) - expected) < 1e-10
+    module, train, val, state, real_step = after_real_steps(optimizer, earlier_steps, hp)
+    start = copy.deepcopy(module)  # the weights the lookahead steps from
+    real_step()
+    expected = F.cross_entropy(module(val[0]), val[1]).item()
+    got = lookahead(start, train, val, hp, optimizer_state=state or None)
+    assert abs(got - expected) < 1e-10
+
+
+def test_adamw_hypergradient_matches_finite_differences():
+    module, train, val, state, _ = after_real_steps("adamw", 0, HP)
+    torch.manual_seed(1)
+    assert hypergradient(module, train, val, HP)["momentum"] == 0.0  # beta1 on the first step
+    module, train, val, state, _ = after_real_steps("adamw", 2, HP)
+    torch.manual_seed(1)
+    grads = hypergradient(module, train, val, HP, optimizer_state=state)
+    for name in HP:
+        assert_matches_finite_differences(module, train, val, HP, name, grads[name], optimizer_state=state)
+    assert abs(grads["log_lr"]) > 1e-3 and grads["momentum"] != 0.0
 
 
 def test_lookahead_leaves_module_untouched(digits64):

@@ -94,9 +94,9 @@ def test_no_continuous_hyperparameter_warns_once_and_runs_as_baseline():
 
 # -- the callback inside a real Lightning fit ----------------------------------------
 
-def fit(variant, epochs=1, batches=3, val_nan=False, seed=0):
+def fit(variant, epochs=1, batches=3, val_nan=False, seed=0, optimizer="sgd"):
     L.seed_everything(seed, verbose=False)
-    module, data = ohgw.tasks.load("digits", hparams=HP)
+    module, data = ohgw.tasks.load("digits", hparams=HP, optimizer=optimizer)
     data.setup("fit")
     if val_nan:
         data.val_set.tensors[0][:] = float("nan")
@@ -131,6 +131,17 @@ def test_ohgw3_takes_three_hyper_steps_with_momentum_from_the_second():
     assert record["hg_momentum"] == 0.0  # recorded gradient is the first step's
     assert module.hp["momentum"] != HP["momentum"]  # moved by steps 2 and 3
     assert one.hp["momentum"] == HP["momentum"]
+
+
+def test_ohgw3_with_adamw_moves_beta1_from_the_second_step_and_writes_it_back():
+    module, trainer, record = fit(WarmStart("ohgw3", "hypergradient", steps=3, eta_h=0.5),
+                                  batches=4, optimizer="adamw")
+    assert isinstance(trainer.optimizers[0], torch.optim.AdamW)
+    assert record["ws_steps_applied"] == 3 and record["hg_momentum"] == 0.0
+    assert module.hp["momentum"] != HP["momentum"]  # beta1, moved by steps 2 and 3
+    group = trainer.optimizers[0].param_groups[0]
+    assert group["betas"] == (pytest.approx(module.hp["momentum"]), 0.999)
+    assert group["weight_decay"] == pytest.approx(10 ** module.hp["log_wd"])
 
 
 def test_baseline_changes_nothing_and_keeps_the_rng_stream():

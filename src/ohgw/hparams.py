@@ -1,5 +1,6 @@
-"""How search-space values become training settings. One place, used by the real
-optimizer and by the functional lookahead step, so both always agree."""
+"""The hyperparameters every task has, and the loss they shape. One place, used by the real
+training and by the functional lookahead step, so both always agree (the optimizer's
+settings: ohgw.optimizers)."""
 from __future__ import annotations
 
 import torch
@@ -7,11 +8,6 @@ import torch.nn.functional as F
 
 # Every task must give these a value, in its search space or in `fixed`.
 REQUIRED = ("log_lr", "log_wd", "momentum", "label_smoothing", "aug_magnitude")
-
-
-def optimizer_settings(hp) -> dict:
-    """lr, weight_decay, momentum from search-space values (floats or tensors)."""
-    return {"lr": 10 ** hp["log_lr"], "weight_decay": 10 ** hp["log_wd"], "momentum": hp["momentum"]}
 
 
 def smoothed_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smoothing) -> torch.Tensor:

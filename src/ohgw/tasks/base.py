@@ -8,6 +8,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from ohgw import optimizers
 from ohgw.errors import ConfigError
 from ohgw.hparams import REQUIRED
 from ohgw.space import SearchSpace
@@ -27,8 +28,8 @@ class Task:
             raise ConfigError(f"task.tau must be a score in [0, 1], got {tau}")
         if int(max_epochs) < 1:
             raise ConfigError(f"task.max_epochs must be >= 1, got {max_epochs}")
-        if optimizer != "sgd":
-            raise ConfigError(f"task.optimizer: only 'sgd' is implemented, got {optimizer!r}")
+        optimizers.check(optimizer)
+        self.optimizer = optimizer
         self.tau, self.metric, self.mode = float(tau), metric, mode
         self.max_epochs, self.batch_size = int(max_epochs), int(batch_size)
         self.rungs = dict(rungs)
@@ -62,7 +63,8 @@ class Task:
 
     def module(self, hparams: dict | None = None) -> HyperModule:
         hp = {**self.default_hparams(), **(hparams or {})}
-        return HyperModule(self.network(), hp, self.space, self.augmentation(), self.max_epochs)
+        return HyperModule(self.network(), hp, self.space, self.augmentation(), self.max_epochs,
+                           self.optimizer)
 
     def datamodule(self, shuffle_seed: int = 0) -> "TensorDataModule":
         self.check_data()

@@ -10,7 +10,8 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from ohgw.hparams import optimizer_settings, smoothed_cross_entropy
+from ohgw import optimizers
+from ohgw.hparams import smoothed_cross_entropy
 from ohgw.space import SearchSpace
 
 
@@ -20,9 +21,10 @@ class Diverged(RuntimeError):
 
 class HyperModule(L.LightningModule):
     def __init__(self, network: torch.nn.Module, hparams: dict, search_space: SearchSpace,
-                 augment: Callable, max_epochs: int):
+                 augment: Callable, max_epochs: int, optimizer: str):
         super().__init__()
         self.net = network
+        self.optimizer_name = optimizer  # one of ohgw.optimizers.OPTIMIZERS
         self.hp = {k: float(v) for k, v in hparams.items()}  # psi: current values
         self.search_space = search_space
         self.augment = augment
@@ -33,7 +35,7 @@ class HyperModule(L.LightningModule):
     def meta_copy(self) -> "HyperModule":
         """The same module on the meta device (shapes only), for counting FLOPs."""
         return HyperModule(copy.deepcopy(self.net).to("meta"), self.hp, self.search_space,
-                           self.augment, self.schedule_epochs)
+                           self.augment, self.schedule_epochs, self.optimizer_name)
 
     def forward(self, x):
         return self.net(x)
@@ -74,8 +76,7 @@ class HyperModule(L.LightningModule):
         return total_loss / count, correct / count
 
     def configure_optimizers(self):
-        settings = optimizer_settings(self.hp)
-        optimizer = torch.optim.SGD(self.parameters(), **settings)
+        optimizer = optimizers.make(self.optimizer_name, self.parameters(), self.hp)
         total = self.schedule_epochs
         cosine = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda epoch: 0.5 * (1 + math.cos(math.pi * min(epoch, total) / total)))
@@ -89,12 +90,11 @@ class HyperModule(L.LightningModule):
     def apply_hparams(self, psi: dict) -> None:
         """Train from now on with psi: optimizer groups, schedule base, loss, augmentation."""
         self.hp.update({k: float(v) for k, v in psi.items()})
-        settings = optimizer_settings(self.hp)
+        settings = optimizers.settings(self.optimizer_name, self.hp)
         scale = self.lr_scale()
         scheduler = self.trainer.lr_scheduler_configs[0].scheduler
         for i, group in enumerate(self.trainer.optimizers[0].param_groups):
-            group.update(weight_decay=settings["weight_decay"], momentum=settings["momentum"],
-                         lr=settings["lr"] * scale, initial_lr=settings["lr"])
+            group.update(settings, lr=settings["lr"] * scale, initial_lr=settings["lr"])
             scheduler.base_lrs[i] = settings["lr"]
 
     def on_save_checkpoint(self, checkpoint):

@@ -7,6 +7,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from ohgw import optimizers
 from ohgw.warmstart.lookahead import hypergradient, is_finite
 from ohgw.warmstart.measure import Cost
 from ohgw.warmstart.variants import WarmStart
@@ -70,15 +71,12 @@ class WarmStartCallback(L.Callback):
     def _hyper_step(self, trainer, module, batch):
         space = module.search_space
         targets = self.variant.targets(space)
-        optimizer = trainer.optimizers[0]
-        names = {id(p): n for n, p in module.named_parameters()}
-        momentum = {names[id(p)]: s["momentum_buffer"] for p, s in optimizer.state.items()
-                    if s.get("momentum_buffer") is not None}
+        state = optimizers.state_by_name(trainer.optimizers[0], module)  # empty before step 1
         val_batch = self._validation_batch(trainer, module, len(batch[1]))
 
         def step(train, val):
             return hypergradient(module, train, val, module.hp, names=targets,
-                                 momentum_buffers=momentum or None, lr_scale=module.lr_scale())
+                                 optimizer_state=state, lr_scale=module.lr_scale())
 
         warm_up_s = 0.0
         if trainer.global_step == 0:

@@ -1,7 +1,7 @@
 """The one-step lookahead objective F(psi) = L_val(w1(psi); B2) and its gradient.
 
-w1(psi) is the weights after ONE optimizer step (PyTorch SGD semantics) from the module's
-current weights on the training batch B1, with the training loss at psi (label smoothing,
+w1(psi) is the weights after ONE step of the task's optimizer (PyTorch's SGD or AdamW
+update, ohgw.optimizers) from the module's current weights on the training batch B1, with the training loss at psi (label smoothing,
 augmentation at magnitude psi). The step is functional: the module's parameters, buffers
 and the optimizer state are never modified. Both forward passes run in training mode.
 """
@@ -15,25 +15,26 @@ import torch.nn.functional as F
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
-from ohgw.hparams import cross_entropy_terms, optimizer_settings, smoothed, smoothed_cross_entropy
+from ohgw import optimizers
+from ohgw.hparams import cross_entropy_terms, smoothed, smoothed_cross_entropy
 
 
 def lookahead_loss(module, train_batch, val_batch, hparams: Mapping, *,
-                   momentum_buffers: Mapping[str, torch.Tensor] | None = None,
+                   optimizer_state: Mapping[str, dict] | None = None,
                    lr_scale: float = 1.0) -> torch.Tensor:
     """F(psi) as a scalar tensor, differentiable in any entry of `hparams` that is a tensor
     requiring grad. `hparams` may be partial: missing values come from `module.hp`.
-    `momentum_buffers` (parameter name -> buffer) continues a run in progress; None is the
-    first step, where PyTorch's SGD sets the buffer to the gradient. `lr_scale` is the
-    LR schedule's current factor."""
-    return _lookahead(module, train_batch, val_batch, hparams, momentum_buffers, lr_scale,
+    `optimizer_state` (parameter name -> the optimizer's state for it, as in
+    `ohgw.optimizers.state_by_name`) continues a run in progress; None is the first step.
+    `lr_scale` is the LR schedule's current factor."""
+    return _lookahead(module, train_batch, val_batch, hparams, optimizer_state, lr_scale,
                       create_graph=True)
 
 
-def _lookahead(module, train_batch, val_batch, hparams, momentum_buffers, lr_scale, create_graph):
+def _lookahead(module, train_batch, val_batch, hparams, optimizer_state, lr_scale, create_graph):
     with _train_mode(module):
         hp = _as_tensors(module, hparams)
-        w1, buffers = _one_step(module, train_batch, hp, momentum_buffers, lr_scale, create_graph)
+        w1, buffers = _one_step(module, train_batch, hp, optimizer_state, lr_scale, create_graph)
         return _val_loss(module, w1, buffers, val_batch)
 
 
@@ -47,7 +48,7 @@ class HyperGradient(dict):
 
 
 def hypergradient(module, train_batch, val_batch, hparams: Mapping, *, names=None,
-                  momentum_buffers=None, lr_scale: float = 1.0,
+                  optimizer_state=None, lr_scale: float = 1.0,
                   fd_step: float = 1e-3) -> HyperGradient:
     """dF/dpsi for `names` (default: every continuous hyperparameter of the module's search
     space) by autograd; hyperparameters the space marks non-differentiable use a central
@@ -56,36 +57,31 @@ def hypergradient(module, train_batch, val_batch, hparams: Mapping, *, names=Non
     rng = _rng_state_on(next(module.parameters()).device)
     with _restored_rng(module, rng):
         loss, raw = _autograd_part(module, train_batch, val_batch, hparams, by_autograd,
-                                   momentum_buffers, lr_scale)
+                                   optimizer_state, lr_scale)
     # no path (momentum on the first step): the gradient is exactly zero
     grads = {n: 0.0 if g is None else g.item() for n, g in raw.items()}
     space = module.search_space
     for n in by_fd:
         grads[n] = _central_difference(module, train_batch, val_batch, hparams, n,
-                                       fd_step * space[n].range, momentum_buffers, lr_scale, rng)
+                                       fd_step * space[n].range, optimizer_state, lr_scale, rng)
     return HyperGradient({n: grads[n] for n in by_autograd + by_fd}, tuple(by_fd), loss.item())
 
 
-def hypergradient_flops(module, train_batch, val_batch, hparams: Mapping, *, names=None,
-                        momentum_buffers=None) -> int:
-    """FLOPs of `hypergradient` with these shapes, counted on the meta device: no compute,
-    no time taken from the trial."""
+def hypergradient_flops(module, train_batch, val_batch, hparams: Mapping, *, names=None) -> int:
+    """FLOPs of `hypergradient` (first step) with these shapes, counted on the meta device:
+    no compute, no time taken from the trial."""
     by_autograd, by_fd = _split(module.search_space, names)
     meta = module.meta_copy()
 
     args = (meta, _to_meta(train_batch), _to_meta(val_batch))
     with FlopCounterMode(display=False) as counter:
-        _autograd_part(*args, hparams, by_autograd, _to_meta(momentum_buffers), 1.0)
+        _autograd_part(*args, hparams, by_autograd, None, 1.0)
         for _ in range(2 * len(by_fd)):
-            _lookahead(*args, hparams, _to_meta(momentum_buffers), 1.0, create_graph=False)
+            _lookahead(*args, hparams, None, 1.0, create_graph=False)
     return counter.get_total_flops()
 
 
 def _to_meta(tensors):
-    if tensors is None:
-        return None
-    if isinstance(tensors, Mapping):
-        return {k: t.to("meta") for k, t in tensors.items()}
     return [t.to("meta") for t in tensors]
 
 
@@ -94,13 +90,13 @@ def _split(space, names):
     return [n for n in names if space[n].differentiable], [n for n in names if not space[n].differentiable]
 
 
-def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, momentum_buffers, lr_scale):
+def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, optimizer_state, lr_scale):
     """F and dF/dpsi as tensors (None where psi has no path to F)."""
     with _train_mode(module):
         psi = _as_tensors(module, hparams, requires_grad=by_autograd)
         params = {n: p for n, p in module.named_parameters() if p.requires_grad}
         grads, buffers = _training_gradient(module, params, train_batch, psi, by_autograd)
-        w1 = _sgd_step(params, grads, psi, momentum_buffers, lr_scale)
+        w1 = optimizers.step(module.optimizer_name, params, grads, psi, optimizer_state, lr_scale)
         # Backpropagate in two phases: dF/dw1 first, then the cheap elementwise step into psi.
         w1_leaf = {k: v.detach().requires_grad_() for k, v in w1.items()}
         loss = _val_loss(module, w1_leaf, buffers, val_batch)
@@ -142,19 +138,19 @@ def _training_gradient(module, params, train_batch, psi, by_autograd):
     return grads, buffers
 
 
-def _central_difference(module, train_batch, val_batch, hparams, name, h, buffers, lr_scale, rng):
+def _central_difference(module, train_batch, val_batch, hparams, name, h, optimizer_state, lr_scale, rng):
     values = []
     base = {**module.hp, **hparams}
     for sign in (1, -1):
         shifted = {**base, name: float(base[name]) + sign * h}
         with _restored_rng(module, rng):
-            values.append(_lookahead(module, train_batch, val_batch, shifted, buffers, lr_scale,
+            values.append(_lookahead(module, train_batch, val_batch, shifted, optimizer_state, lr_scale,
                                      create_graph=False).item())
     return (values[0] - values[1]) / (2 * h)
 
 
-def _one_step(module, train_batch, hp, momentum_buffers, lr_scale, create_graph):
-    """Weights after one SGD step at hp, as a name -> tensor dict, and the buffers used."""
+def _one_step(module, train_batch, hp, optimizer_state, lr_scale, create_graph):
+    """Weights after one optimizer step at hp, as a name -> tensor dict, and the buffers used."""
     params = {n: p for n, p in module.named_parameters() if p.requires_grad}
     # BatchNorm updates running stats in place in training mode: work on copies
     buffers = {n: b.clone() for n, b in module.named_buffers()}
@@ -162,20 +158,7 @@ def _one_step(module, train_batch, hp, momentum_buffers, lr_scale, create_graph)
     logits = functional_call(module, (params, buffers), (module.augment(x, hp["aug_magnitude"]),))
     loss = smoothed_cross_entropy(logits, y, hp["label_smoothing"])
     grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
-    return _sgd_step(params, grads, hp, momentum_buffers, lr_scale), buffers
-
-
-def _sgd_step(params, grads, hp, momentum_buffers, lr_scale):
-    """torch.optim.SGD's update (dampening 0, no Nesterov), written out functionally."""
-    s = optimizer_settings(hp)
-    new = {}
-    for (name, w), g in zip(params.items(), grads):
-        d = g + s["weight_decay"] * w
-        if momentum_buffers is not None and name in momentum_buffers:
-            d = s["momentum"] * momentum_buffers[name] + d
-        # on the first step the buffer is d itself, so momentum has no effect yet
-        new[name] = w - (s["lr"] * lr_scale) * d
-    return new
+    return optimizers.step(module.optimizer_name, params, grads, hp, optimizer_state, lr_scale), buffers
 
 
 def _val_loss(module, weights, buffers, val_batch):
