@@ -53,3 +53,5 @@ def test_basic_launcher_multirun_over_seeds(tmp_path):
     # Syne Tune's searchers start every seed at the midpoint, then each seed samples its own
     assert {r["sampled_configs"][0]["log_lr"] for r in records} == {-1.5}
     assert len({r["sampled_configs"][1]["log_lr"] for r in records}) == 3
+    # the jobs ran in one process and shared one fork server, started once
+    assert records[0]["config"]["launcher"] == "fork" and proc.stderr.count("[forkserver] ready") == 1
