@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ohgw.warmstart import hypergradient, lookahead_loss
 from ohgw import optimizers
+from ohgw.warmstart import hypergradient, lookahead_loss
 from tests.conftest import HP, small_float64
 
 

@@ -45,30 +45,32 @@ def state_by_name(optimizer: torch.optim.Optimizer, module) -> dict:
 
 def step(name: str, params: dict, grads, hp, state: dict | None, lr_scale: float) -> dict:
     """The weights after one step of the optimizer `name` (PyTorch's update, as
-    torch.optim does it) from `params` with gradients `grads`, written functionally."""
+    torch.optim does it) from `params` with gradients `grads`, written functionally, with the
+    same settings the real optimizer gets and the LR schedule's current factor `lr_scale`."""
     state = state or {}
-    lr = 10 ** hp["log_lr"] * lr_scale
-    weight_decay, beta1 = 10 ** hp["log_wd"], hp["momentum"]
-    return {n: (_sgd if name == "sgd" else _adamw)(w, g, state.get(n, {}), lr, weight_decay, beta1)
-            for (n, w), g in zip(params.items(), grads)}
+    group = settings(name, hp)
+    group["lr"] = group["lr"] * lr_scale
+    update = _sgd if name == "sgd" else _adamw
+    return {n: update(w, g, state.get(n, {}), group) for (n, w), g in zip(params.items(), grads)}
 
 
-def _sgd(w, g, state, lr, weight_decay, momentum):
-    d = g + weight_decay * w  # dampening 0, no Nesterov
+def _sgd(w, g, state, group):
+    d = g + group["weight_decay"] * w  # dampening 0, no Nesterov
     if state.get("momentum_buffer") is not None:
-        d = momentum * state["momentum_buffer"] + d
-    return w - lr * d
+        d = group["momentum"] * state["momentum_buffer"] + d
+    return w - group["lr"] * d
 
 
-def _adamw(w, g, state, lr, weight_decay, beta1):
+def _adamw(w, g, state, group):
+    (beta1, beta2), lr = group["betas"], group["lr"]
     if "step" in state:
         t = float(state["step"]) + 1
         m_hat = (beta1 * state["exp_avg"] + (1 - beta1) * g) / (1 - beta1 ** t)
     else:  # the first bias-corrected moment is the gradient itself: exactly, so d/dbeta1 = 0
         t, m_hat = 1.0, g
-    v = ADAM_BETA2 * state.get("exp_avg_sq", 0.0) + (1 - ADAM_BETA2) * g * g
-    denom = _sqrt_zero_safe(v) / math.sqrt(1 - ADAM_BETA2 ** t) + ADAM_EPS
-    return w * (1 - lr * weight_decay) - lr * m_hat / denom
+    v = beta2 * state.get("exp_avg_sq", 0.0) + (1 - beta2) * g * g
+    denom = _sqrt_zero_safe(v) / math.sqrt(1 - beta2 ** t) + group["eps"]
+    return w * (1 - lr * group["weight_decay"]) - lr * m_hat / denom
 
 
 def _sqrt_zero_safe(v):

@@ -1,8 +1,8 @@
 """The one-step lookahead objective F(psi) = L_val(w1(psi); B2) and its gradient.
 
 w1(psi) is the weights after ONE step of the task's optimizer (PyTorch's SGD or AdamW
-update, ohgw.optimizers) from the module's current weights on the training batch B1, with the training loss at psi (label smoothing,
-augmentation at magnitude psi). The step is functional: the module's parameters, buffers
+update, ohgw.optimizers) from the module's current weights on the training batch B1, with the
+training loss at psi (label smoothing, augmentation at magnitude psi). The step is functional: the module's parameters, buffers
 and the optimizer state are never modified. Both forward passes run in training mode.
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, optimiz
     """F and dF/dpsi as tensors (None where psi has no path to F)."""
     with _train_mode(module):
         psi = _as_tensors(module, hparams, requires_grad=by_autograd)
-        params = {n: p for n, p in module.named_parameters() if p.requires_grad}
+        params = _trainable(module)
         grads, buffers = _training_gradient(module, params, train_batch, psi, by_autograd)
         w1 = optimizers.step(module.optimizer_name, params, grads, psi, optimizer_state, lr_scale)
         # Backpropagate in two phases: dF/dw1 first, then the cheap elementwise step into psi.
@@ -115,11 +115,10 @@ def _training_gradient(module, params, train_batch, psi, by_autograd):
 
     The loss is linear in label smoothing, so dg/ds is a first-order gradient (of the
     uniform term minus the plain one). Only the magnitude needs a second-order pass."""
-    buffers = {n: b.clone() for n, b in module.named_buffers()}  # BatchNorm updates them in place
     smoothing, magnitude = psi["label_smoothing"], psi["aug_magnitude"]
     m_leaf = magnitude.detach().requires_grad_("aug_magnitude" in by_autograd)
     x, y = train_batch
-    logits = functional_call(module, (params, buffers), (module.augment(x, m_leaf),))
+    logits, buffers = _training_forward(module, params, x, m_leaf)
     nll, uniform = cross_entropy_terms(logits, y)
     loss = smoothed(nll, uniform, smoothing.detach())
     weights = list(params.values())
@@ -151,14 +150,23 @@ def _central_difference(module, train_batch, val_batch, hparams, name, h, optimi
 
 def _one_step(module, train_batch, hp, optimizer_state, lr_scale, create_graph):
     """Weights after one optimizer step at hp, as a name -> tensor dict, and the buffers used."""
-    params = {n: p for n, p in module.named_parameters() if p.requires_grad}
-    # BatchNorm updates running stats in place in training mode: work on copies
-    buffers = {n: b.clone() for n, b in module.named_buffers()}
+    params = _trainable(module)
     x, y = train_batch
-    logits = functional_call(module, (params, buffers), (module.augment(x, hp["aug_magnitude"]),))
+    logits, buffers = _training_forward(module, params, x, hp["aug_magnitude"])
     loss = smoothed_cross_entropy(logits, y, hp["label_smoothing"])
     grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
     return optimizers.step(module.optimizer_name, params, grads, hp, optimizer_state, lr_scale), buffers
+
+
+def _trainable(module) -> dict:
+    return {n: p for n, p in module.named_parameters() if p.requires_grad}
+
+
+def _training_forward(module, params, x, magnitude):
+    """Logits of the augmented training batch with weights `params`, and the buffers used:
+    copies, because BatchNorm updates its running stats in place in training mode."""
+    buffers = {n: b.clone() for n, b in module.named_buffers()}
+    return functional_call(module, (params, buffers), (module.augment(x, magnitude),)), buffers
 
 
 def _val_loss(module, weights, buffers, val_batch):
