@@ -31,14 +31,21 @@ TASK_OVERRIDES = {"fashion_mnist": {"train_size": 1024, "val_size": 1024}}  # on
 
 
 def measure(fn, device, repeats):
+    """Median seconds at steady state, and median peak MB apart: measuring the peak on CPU
+    first returns free memory to the system, and faulting it back in slows the block."""
     for _ in range(2):  # warm-up: allocator pools, kernels, thread pools
         fn()
-    costs = []
+    seconds = []
+    for _ in range(repeats):
+        with Cost(device, memory=False) as cost:
+            fn()
+        seconds.append(cost.seconds)
+    peaks = []
     for _ in range(repeats):
         with Cost(device) as cost:
             fn()
-        costs.append(cost)
-    return (statistics.median(c.seconds for c in costs), statistics.median(c.peak_bytes for c in costs) / MB)
+        peaks.append(cost.peak_bytes)
+    return statistics.median(seconds), statistics.median(peaks) / MB
 
 
 def bench(task, device, repeats, names=None):

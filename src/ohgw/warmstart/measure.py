@@ -13,7 +13,6 @@ from torch.utils.flop_counter import FlopCounterMode
 from ohgw.hparams import smoothed_cross_entropy
 
 _PAGE = 4096
-_M_MMAP_THRESHOLD = -3
 try:
     _LIBC = ctypes.CDLL("libc.so.6")
 except OSError:  # not glibc: RSS sampling still works, less exactly
@@ -26,10 +25,14 @@ def _rss() -> int:
 
 
 class Cost:
-    """with Cost(device) as c: ...  then c.seconds, c.peak_bytes."""
+    """with Cost(device) as c: ...  then c.seconds, c.peak_bytes.
 
-    def __init__(self, device: torch.device):
+    memory=False times the block alone: on CPU the peak measurement first returns free heap
+    memory to the system, and the block then pays for faulting it back in."""
+
+    def __init__(self, device: torch.device, memory: bool = True):
         self.device = torch.device(device)
+        self.memory = memory
         self.seconds = self.peak_bytes = 0
 
     def __enter__(self):
@@ -37,7 +40,7 @@ class Cost:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
-        else:
+        elif self.memory:
             self._start_rss_sampler()
         self._t0 = time.perf_counter()
         return self
@@ -46,16 +49,17 @@ class Cost:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - self._base
-        else:
+        elif self.memory:
             self._stop_rss_sampler()
         self.seconds = time.perf_counter() - self._t0
 
-    # On CPU, freed heap memory stays resident, hiding later peaks: while measuring, make
-    # glibc serve tensors from mmap (returned on free) so RSS follows live memory.
+    # On CPU, freed heap memory stays resident and would be reused unseen: return it to the
+    # system first, so that RSS grows with every byte the block needs beyond what is live.
+    # (Not mallopt(M_MMAP_THRESHOLD): setting it ends glibc's dynamic threshold for the rest
+    # of the process, and every later training step then pays mmap page faults, ~30% slower.)
     def _start_rss_sampler(self):
         if _LIBC is not None:
             _LIBC.malloc_trim(0)
-            _LIBC.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
         self._base = self._peak = _rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -70,8 +74,6 @@ class Cost:
         self._stop.set()
         self._thread.join()
         self.peak_bytes = self._peak - self._base
-        if _LIBC is not None:
-            _LIBC.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)  # glibc's default
 
 
 def training_step_flops(module, batch) -> int:
