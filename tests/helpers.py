@@ -54,6 +54,6 @@ def finish(proc: subprocess.Popen, timeout=300):
     return proc.returncode, reports, err
 
 
-def run_cli(*args: str, cwd=ROOT, timeout=600) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd=ROOT, timeout=600, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)

@@ -12,7 +12,7 @@ from ohgw import CONF_DIR
 from ohgw.tasks import build
 from ohgw.trial import trial_logger
 from ohgw.tuning.schedulers import make_scheduler
-from tests.helpers import ROOT, compose_config
+from tests.helpers import ROOT, compose_config, run_cli
 
 GROUPS = ("task", "scheduler", "warmstart", "logger", "experiment")
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
@@ -92,3 +92,14 @@ def test_unknown_group_option_lists_the_valid_ones(tmp_path):
     assert proc.returncode != 0
     assert "Could not find 'scheduler/nope'" in proc.stderr and "pasha" in proc.stderr
     assert not (tmp_path / "replicate.json").exists()
+
+
+def test_a_slurm_sweep_with_a_bad_job_stops_before_queueing_any(tmp_path):
+    # fails on the submitting host, so it needs no Slurm
+    done = run_cli("-m", "hydra/launcher=slurm", "seed=0,1", "warmstart.eta_h=1e-3,0",
+                   f"hydra.sweep.dir={tmp_path}", f"rerun.root={tmp_path}")
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert errors == ["error: job #1 (seed=0 warmstart.eta_h=0 rerun.root="
+                      f"{tmp_path}): warmstart.eta_h must be > 0, got 0"], done.stderr[-2000:]
+    assert not (tmp_path / ".submitit").exists()

@@ -93,3 +93,26 @@ def test_a_rerun_skips_complete_replicates_and_redoes_the_others(tmp_path):
         assert redone["replaces"] == [str(tmp_path / "first" / job)]
     third = run_cli(*sweep, f"hydra.sweep.dir={tmp_path}/third")
     assert third.stdout.count("[skipped]") == 4
+
+
+def test_a_job_run_again_in_its_own_directory_keeps_a_complete_replicate_and_redoes_a_killed_one(tmp_path):
+    # what a Slurm task requeued after a preemption finds: its own earlier attempt
+    from ohgw.analysis.collect import collect
+
+    cfg = compose_config("scheduler=random", "task.max_epochs=1", "budget.trials=1", "budget.epochs=null",
+                         "n_workers=1", f"rerun.root={tmp_path}")
+    job = tmp_path / "job"
+    first = run_replicate(cfg, job)
+    assert run_replicate(cfg, job)["started_at"] == first["started_at"]  # complete: kept, not redone
+    killed = {**first, "status": "running"}
+    (job / RECORD).write_text(json.dumps(killed))
+    redone = run_replicate(cfg, job)
+    attempt = job / "attempts" / "1"
+    assert redone["status"] == "complete" and redone["replaces"] == [str(attempt)]
+    assert json.loads((attempt / RECORD).read_text()) == killed
+    before, after = (pd.read_csv(d / "results.csv") for d in (attempt, job))
+    assert before["val_loss"].tolist() == after["val_loss"].tolist()  # the same replicate, redone
+    assert (attempt / "tuner" / "0").is_dir() and (job / "tuner" / "0").is_dir()
+    collection = collect([tmp_path])
+    assert [r.path for r in collection.replicates] == [job]
+    assert collection.excluded == [(attempt, f"superseded by {job}")]

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ohgw.tuning.records import RECORD, RESULTS
+from ohgw.tuning.records import ATTEMPTS, RECORD, RESULTS
 from ohgw.tuning.rerun import PAIRING_FREE, SKIPPED
 
 BASELINE = "baseline"
@@ -109,6 +109,9 @@ def collect(dirs: list[Path | str]) -> Collection:
         raise AnalysisError(f"no {RECORD} found below {', '.join(map(str, roots))}")
     collection = Collection([], roots=roots)
     for path in records:
+        if path.parent.parent.name == ATTEMPTS:  # an interrupted attempt its job then redid
+            collection.excluded.append((path.parent, f"superseded by {path.parent.parent.parent}"))
+            continue
         loaded = load_replicate(path.parent)
         if isinstance(loaded, Replicate):
             collection.replicates.append(loaded)

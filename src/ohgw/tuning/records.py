@@ -12,6 +12,7 @@ import pandas as pd
 
 RESULTS = "results.csv"
 RECORD = "replicate.json"
+ATTEMPTS = "attempts"  # <job dir>/attempts/<n>/: earlier attempts of that job, superseded
 
 
 def atomic_write_text(path: Path, text: str) -> None:

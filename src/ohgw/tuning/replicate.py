@@ -17,7 +17,7 @@ from ohgw.tuning.budget import Budget
 from ohgw.tuning.forkclient import TRIAL_MODULE, start_early
 from ohgw.tuning.recorder import ResultsRecorder
 from ohgw.tuning.records import write_record, write_results
-from ohgw.tuning.rerun import comparison_key, earlier, replicate_key, skip
+from ohgw.tuning.rerun import comparison_key, complete_here, earlier, replicate_key, set_aside, skip
 from ohgw.tuning.schedulers import make_scheduler
 from ohgw.tuning.seeding import scheduler_seed
 from ohgw.tuning.workers import backend_kwargs, gpu_environment, gpu_plan, visible_gpus
@@ -32,19 +32,45 @@ def runtime(cfg: DictConfig) -> dict:
 
     gpus = torch.cuda.device_count()
     device = cfg.device
-    if device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"device must be auto, cpu or cuda, got {device!r}")
     if device == "cuda" and gpus == 0:
         raise ConfigError("device=cuda but no CUDA device is visible")
     use_gpu = device == "cuda" or (device == "auto" and gpus > 0)
     plan = gpu_plan(visible_gpus(gpus), cfg.gpus_to_use, cfg.num_gpus_per_trial) if use_gpu else None
     n_workers = cfg.n_workers if cfg.n_workers is not None else (
         len(plan["gpus"]) // plan["num_gpus_per_trial"] if use_gpu else 2)
-    if int(n_workers) != n_workers or n_workers < 1:
-        raise ConfigError(f"n_workers must be an integer >= 1, got {n_workers}")
+    _check_workers(n_workers)  # a default from too few GPUs is 0
     return {"n_workers": int(n_workers), "accelerator": "gpu" if use_gpu else "cpu", "gpus": plan,
             # split the cores so that workers do not fight over them
-            "threads_per_trial": max(1, (os.cpu_count() or 1) // int(n_workers))}
+            "threads_per_trial": max(1, usable_cpus() // int(n_workers))}
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: a Slurm allocation or a cpuset, not the whole node."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _check_workers(n_workers) -> None:
+    if int(n_workers) != n_workers or n_workers < 1:
+        raise ConfigError(f"n_workers must be an integer >= 1, got {n_workers}")
+
+
+def check_config(cfg: DictConfig):
+    """Every check of a replicate's config that does not depend on the machine (devices,
+    data); ConfigError if one fails. A replicate runs it at its start, and the Slurm
+    launcher for every job of a sweep before it queues any (hydra_plugins/ohgw_launchers.py)."""
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"device must be auto, cpu or cuda, got {cfg.device!r}")
+    if cfg.n_workers is not None:
+        _check_workers(cfg.n_workers)
+    budget = Budget(**OmegaConf.to_container(cfg.budget))
+    task = build(cfg.task)
+    variant = instantiate(cfg.warmstart)
+    variant.check(task.space)  # unknown names in the mask; warns once if nothing can move
+    make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed), {}, budget)  # a dry build: bad rungs, space, budget
+    return task, variant, budget
 
 
 def prepare(cfg: DictConfig, job_dir: Path):
@@ -53,12 +79,8 @@ def prepare(cfg: DictConfig, job_dir: Path):
         # Syne Tune joins trial arguments with spaces and splits them again
         raise ConfigError(f"output directory {job_dir.resolve()} contains whitespace; "
                           "set hydra.run.dir / hydra.sweep.dir to a path without spaces")
-    budget = Budget(**OmegaConf.to_container(cfg.budget))
-    task = build(cfg.task)
+    task, variant, budget = check_config(cfg)
     task.check_data()
-    variant = instantiate(cfg.warmstart)
-    variant.check(task.space)  # unknown names in the mask; warns once if nothing can move
-    make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed), {}, budget)  # a dry build: bad rungs, space, budget
     return task, variant, budget, runtime(cfg)
 
 
@@ -69,6 +91,9 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
     job_dir = Path(job_dir)
     task, variant, budget, rt = prepare(cfg, job_dir)
     key = replicate_key(cfg)
+    if cfg.rerun.skip_complete and (done := complete_here(job_dir, key)):
+        return done
+    moved = set_aside(job_dir)
     complete, unfinished = earlier(Path(cfg.rerun.root), key, job_dir)
     if complete is not None and cfg.rerun.skip_complete:
         return skip(job_dir, complete)
@@ -92,7 +117,8 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
               "warmstart": variant.name, "eta_h": variant.eta_h, "seed": cfg.seed, "tau": task.tau,
               "metric": task.metric, "mode": task.mode, "budget": OmegaConf.to_container(cfg.budget),
               "runtime": rt, "started_at": _now(), "python": sys.version.split()[0],
-              "key": key, "comparison": comparison_key(cfg), "replaces": unfinished, "config": resolved}
+              "key": key, "comparison": comparison_key(cfg), "replaces": ([moved] if moved else []) + unfinished,
+              "slurm": slurm_ids(), "config": resolved}
     write_record(job_dir, record)  # `running`: a replicate killed from now on is redone by a rerun
     error = None
     try:
@@ -111,6 +137,15 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
                       status="failed" if error else "complete", error=error)
         write_record(job_dir, record)
     return record
+
+
+SLURM_IDS = {"job_id": "SLURM_JOB_ID", "array_job_id": "SLURM_ARRAY_JOB_ID",
+             "array_task_id": "SLURM_ARRAY_TASK_ID", "restart_count": "SLURM_RESTART_COUNT"}
+
+
+def slurm_ids() -> dict:
+    """Where this replicate ran on Slurm (empty elsewhere): to find its logs and requeues."""
+    return {k: int(os.environ[v]) for k, v in SLURM_IDS.items() if v in os.environ}
 
 
 def summarize(frame, task, status) -> dict:

@@ -3,7 +3,9 @@ the entries that do not change its results (`rerun.ignore`: where it writes, how
 Hydra gives every launch a new directory, so earlier replicates are found by searching the
 outputs root for replicate.json records with the same key: a `complete` one is reused, a
 `failed` or unfinished (`running`, killed) one is redone from scratch in the new directory
-and listed in the new record's `replaces`; its directory is left as it was."""
+and listed in the new record's `replaces`; its directory is left as it was. A job that runs
+again in its own directory (Slurm requeued it after a preemption or a node failure) keeps a
+complete replicate there, and moves an unfinished one aside into attempts/<n>/."""
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ohgw.tuning.records import RECORD, atomic_write_text, read_record
+from ohgw.tuning.records import ATTEMPTS, RECORD, atomic_write_text, read_record
 
 SKIPPED = "skipped.json"  # what a skipped job leaves: no replicate.json, so analysis counts it once
 PAIRING_FREE = ("seed", "warmstart")  # what differs between the replicates of one comparison
@@ -43,11 +45,12 @@ def earlier(root: Path, key: str, job_dir: Path) -> tuple[Path | None, list[str]
     complete, unfinished = None, []
     job_dir = Path(job_dir).resolve()
     for here, dirs, files in os.walk(root):
+        if Path(here).resolve() == job_dir:  # this job's own attempts: see set_aside
+            dirs.clear()
+            continue
         if RECORD not in files:
             continue
         dirs.clear()  # below a replicate there are only its trials
-        if Path(here).resolve() == job_dir:
-            continue
         record = read_record(Path(here))
         if record is None or record.get("key") != key:
             continue
@@ -56,6 +59,31 @@ def earlier(root: Path, key: str, job_dir: Path) -> tuple[Path | None, list[str]
         else:
             unfinished.append(here)
     return complete, sorted(unfinished)
+
+
+def complete_here(job_dir: Path, key: str) -> dict | None:
+    """The record of this replicate if it already completed in this very directory: a Slurm
+    task requeued after its replicate had finished must not redo it."""
+    record = read_record(job_dir)
+    return record if record and record.get("key") == key and record.get("status") == "complete" else None
+
+
+def set_aside(job_dir: Path) -> str | None:
+    """Move what an earlier attempt of this job left in its directory into attempts/<n>/,
+    where reruns and the analysis see it as superseded; its path, or None if there was
+    nothing. Hydra's files of this launch (.hydra/, the job log) stay."""
+    if not job_dir.is_dir():
+        return None
+    left = [p for p in job_dir.iterdir() if p.name not in (".hydra", ATTEMPTS) and p.suffix != ".log"]
+    if not left:
+        return None
+    attempts = job_dir / ATTEMPTS
+    attempts.mkdir(exist_ok=True)
+    dest = attempts / str(sum(1 for _ in attempts.iterdir()) + 1)
+    dest.mkdir()
+    for p in left:
+        os.replace(p, dest / p.name)
+    return str(dest)
 
 
 def skip(job_dir: Path, complete_dir: Path) -> dict:
