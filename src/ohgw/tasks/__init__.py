@@ -19,10 +19,15 @@ def build(task_cfg):
 
 
 def config(name: str, **overrides):
-    path = CONF_DIR / "task" / f"{name}.yaml"
-    if not path.exists():
+    """conf/task/<name>.yaml as Hydra composes it (a task file may build on another through
+    its defaults list), with `overrides` merged in."""
+    from hydra import compose, initialize_config_dir
+
+    if name not in available():
         raise ConfigError(f"unknown task {name!r}; available: {', '.join(available())}")
-    return OmegaConf.merge(OmegaConf.load(path), overrides)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        task = compose(config_name="config", overrides=[f"task={name}"]).task
+    return OmegaConf.merge(task, overrides)
 
 
 def load(name: str, hparams: dict | None = None, shuffle_seed: int = 0, **overrides):

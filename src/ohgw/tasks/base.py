@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -78,6 +79,21 @@ class Task:
         if key not in DATA_CACHE:
             DATA_CACHE[key] = self.splits()
         return DATA_CACHE[key]
+
+
+def holdout_splits(train, test, val_size: int, train_size: int | None, seed: int):
+    """(train, val, test) as tensors from (images, labels) arrays: a stratified validation
+    split of `val_size` held out of the training set (the test split stays untouched), then
+    the first `train_size` of the rest (None: all)."""
+    from sklearn.model_selection import train_test_split
+
+    (x, y), (x_test, y_test) = train, test
+    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=int(val_size), stratify=y,
+                                                      random_state=seed)
+    if train_size is not None:
+        x_train, y_train = x_train[: int(train_size)], y_train[: int(train_size)]
+    return tuple((torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(np.ascontiguousarray(b)))
+                 for a, b in ((x_train, y_train), (x_val, y_val), (x_test, y_test)))
 
 
 class TensorDataModule(L.LightningDataModule):

@@ -4,12 +4,10 @@ import gzip
 from pathlib import Path
 
 import numpy as np
-import torch
-from sklearn.model_selection import train_test_split
 
 from ohgw.errors import DataMissingError
 from ohgw.tasks.augment import ImageAugment
-from ohgw.tasks.base import Task
+from ohgw.tasks.base import Task, holdout_splits
 from ohgw.tasks.resnet import ResNet20
 
 FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -53,14 +51,8 @@ class FashionMNISTTask(Task):
         return (x[:, None] - MEAN) / STD, labels.astype(np.int64)
 
     def splits(self):
-        x, y = self._load("train")
-        x_train, x_val, y_train, y_val = train_test_split(
-            x, y, test_size=self.val_size, stratify=y, random_state=self.data_seed)
-        if self.train_size is not None:
-            x_train, y_train = x_train[: self.train_size], y_train[: self.train_size]
-        x_test, y_test = self._load("test")
-        return tuple((torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(b))
-                     for a, b in ((x_train, y_train), (x_val, y_val), (x_test, y_test)))
+        return holdout_splits(self._load("train"), self._load("test"), self.val_size, self.train_size,
+                              self.data_seed)
 
     def network(self):
         return ResNet20(num_classes=10, in_channels=3)
