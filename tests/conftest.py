@@ -11,8 +11,15 @@ def _double(batch):
 
 
 def small_float64(task, batch_size, **overrides):
+    """(module, one training batch, one validation batch) in float64; skips where the
+    task's data is not installed."""
+    from ohgw.errors import DataMissingError
+
     torch.manual_seed(0)
-    module, data = ohgw.tasks.load(task, hparams=HP, batch_size=batch_size, **overrides)
+    try:
+        module, data = ohgw.tasks.load(task, hparams=HP, batch_size=batch_size, **overrides)
+    except DataMissingError as e:
+        pytest.skip(str(e))
     data.setup("fit")
     train = _double(next(iter(data.train_dataloader())))
     val = _double([t[:batch_size] for t in next(iter(data.val_dataloader()))])
@@ -22,12 +29,7 @@ def small_float64(task, batch_size, **overrides):
 @pytest.fixture
 def resnet20_64():
     """ResNet-20 on a small batch of real Fashion-MNIST images, in float64."""
-    from ohgw.errors import DataMissingError
-
-    try:
-        return small_float64("fashion_mnist", 8, train_size=64, val_size=64)
-    except DataMissingError as e:
-        pytest.skip(str(e))
+    return small_float64("fashion_mnist", 8, train_size=64, val_size=64)
 
 
 @pytest.fixture
@@ -35,3 +37,15 @@ def digits64():
     """The digits module in float64 with one training and one validation batch (small
     batches: float64 convolutions are slow on CPU)."""
     return small_float64("digits", 16)
+
+
+@pytest.fixture
+def tabular16():
+    """The breast-cancer MLP in float64 with batches of 16."""
+    return small_float64("tabular", 16)
+
+
+@pytest.fixture
+def fortunes16():
+    """The fortunes TF-IDF MLP (AdamW) in float64 with batches of 16 and a small vocabulary."""
+    return small_float64("fortunes", 16, max_features=300, hidden=32)

@@ -60,6 +60,8 @@ BAD_INPUTS = {
     "steps < 1": (["warmstart.steps=0"], "steps must be an integer >= 1"),
     "unknown mask": (["warmstart.mask=[lr]"], "unknown hyperparameter"),
     "unknown optimizer": (["task.optimizer=adam"], "task.optimizer must be one of sgd, adamw"),
+    "missing fortunes": (["task=fortunes", "task.data_dir=/nonexistent"], "apt-get install fortunes"),
+    "unknown tabular data set": (["task=tabular", "task.dataset=titanic"], "task.dataset must be one of"),
 }
 
 

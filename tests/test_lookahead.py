@@ -41,7 +41,8 @@ def assert_matches_finite_differences(module, train, val, hp, name, grad, **kw):
     raise AssertionError(f"{name}: hyper-gradient {grad} vs central differences {fds}")
 
 
-@pytest.mark.parametrize("task", ["digits64", pytest.param("resnet20_64", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("task", ["digits64", "tabular16", "fortunes16",
+                                  pytest.param("resnet20_64", marks=pytest.mark.slow)])
 def test_hypergradient_matches_finite_differences(task, request):
     module, train, val = request.getfixturevalue(task)
     torch.manual_seed(1)
@@ -49,7 +50,9 @@ def test_hypergradient_matches_finite_differences(task, request):
     assert set(grads) == set(HP) and grads.finite_difference == ()
     for name in HP:
         assert_matches_finite_differences(module, train, val, HP, name, grads[name])
-    assert abs(grads["log_lr"]) > 1e-3 and abs(grads["label_smoothing"]) > 1e-3
+    # not tiny, so the relative check above applied (AdamW's first step, ~sign(g), is barely
+    # moved by label smoothing: fortunes' gradient for it is ~7e-4)
+    assert abs(grads["log_lr"]) > 1e-3 and abs(grads["label_smoothing"]) > 1e-4
 
 
 def test_momentum_gradient_exactly_zero_on_first_step_nonzero_after(digits64):

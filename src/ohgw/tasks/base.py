@@ -74,11 +74,30 @@ class Task:
     def cached_splits(self):
         if DATA_CACHE is None:
             return self.splits()
-        # every setting but the search space, so that tasks differing in any of them never share
-        key = (type(self).__qualname__, repr({k: v for k, v in vars(self).items() if k != "space"}))
+        # every setting but the search space (and derived, private state), so that tasks
+        # differing in any of them never share
+        key = (type(self).__qualname__,
+               repr({k: v for k, v in vars(self).items() if k != "space" and not k.startswith("_")}))
         if key not in DATA_CACHE:
             DATA_CACHE[key] = self.splits()
         return DATA_CACHE[key]
+
+
+def stratified_split(labels: np.ndarray, val_frac: float, test_frac: float, seed: int):
+    """Index arrays (train, val, test) of a stratified split by fractions of the examples."""
+    from sklearn.model_selection import train_test_split
+
+    rest, test = train_test_split(np.arange(len(labels)), test_size=test_frac, stratify=labels,
+                                  random_state=seed)
+    train, val = train_test_split(rest, test_size=val_frac / (1 - test_frac), stratify=labels[rest],
+                                  random_state=seed)
+    return train, val, test
+
+
+def as_tensors(*pairs):
+    """(x, y) numpy pairs as contiguous tensors."""
+    return tuple((torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y)))
+                 for x, y in pairs)
 
 
 def holdout_splits(train, test, val_size: int, train_size: int | None, seed: int):
@@ -92,8 +111,7 @@ def holdout_splits(train, test, val_size: int, train_size: int | None, seed: int
                                                       random_state=seed)
     if train_size is not None:
         x_train, y_train = x_train[: int(train_size)], y_train[: int(train_size)]
-    return tuple((torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(np.ascontiguousarray(b)))
-                 for a, b in ((x_train, y_train), (x_val, y_val), (x_test, y_test)))
+    return as_tensors((x_train, y_train), (x_val, y_val), (x_test, y_test))
 
 
 class TensorDataModule(L.LightningDataModule):

@@ -1,12 +1,10 @@
 """UCI optdigits (scikit-learn's bundled copy): 1797 real 8x8 grey images, 10 classes."""
 import numpy as np
-import torch
 from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch import nn
 
 from ohgw.tasks.augment import ImageAugment
-from ohgw.tasks.base import Task
+from ohgw.tasks.base import Task, as_tensors, stratified_split
 
 
 class DigitsTask(Task):
@@ -19,13 +17,8 @@ class DigitsTask(Task):
         x = (data.images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8) in [0, 1]
         y = data.target.astype(np.int64)
         _, val_frac, test_frac = self.split
-        x_rest, x_test, y_rest, y_test = train_test_split(
-            x, y, test_size=test_frac, stratify=y, random_state=self.data_seed)
-        x_train, x_val, y_train, y_val = train_test_split(
-            x_rest, y_rest, test_size=val_frac / (1 - test_frac), stratify=y_rest,
-            random_state=self.data_seed)
-        return tuple((torch.from_numpy(a), torch.from_numpy(b))
-                     for a, b in ((x_train, y_train), (x_val, y_val), (x_test, y_test)))
+        parts = stratified_split(y, val_frac, test_frac, self.data_seed)
+        return as_tensors(*((x[i], y[i]) for i in parts))
 
     def network(self) -> nn.Module:
         def block(c_in, c_out):

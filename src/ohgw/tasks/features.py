@@ -1,0 +1,123 @@
+"""Tasks whose examples are feature vectors, trained with an MLP: tabular data sets bundled
+with scikit-learn, and text classification on Debian's fortunes (TF-IDF of each fortune,
+labelled by the file it comes from). Features are fitted on the training split only."""
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ohgw.errors import ConfigError, DataMissingError
+from ohgw.tasks.base import Task, as_tensors, stratified_split
+
+TABULAR = ("breast_cancer", "wine", "iris")
+
+
+class FeatureNoise:
+    """Gaussian noise scaled by `magnitude` (differentiable in it); the draws do not depend
+    on the magnitude, as in ImageAugment."""
+
+    def __init__(self, noise_std: float):
+        self.noise_std = noise_std
+
+    def __call__(self, x: torch.Tensor, magnitude) -> torch.Tensor:
+        return x + (magnitude * self.noise_std) * torch.randn_like(x)
+
+
+class FeatureTask(Task):
+    """Subclasses give the examples and turn them into features."""
+
+    def __init__(self, hidden: int, noise_std: float, split=(0.6, 0.2, 0.2), **kwargs):
+        super().__init__(**kwargs)
+        self.hidden, self.noise_std, self.split = int(hidden), float(noise_std), tuple(split)
+        self._shape = None  # (features, classes), known once the data is read
+
+    def examples(self) -> tuple[np.ndarray, np.ndarray]:
+        """(raw examples, int64 labels 0..C-1)."""
+        raise NotImplementedError
+
+    def featurize(self, train, *others) -> list[np.ndarray]:
+        """float32 features of each array of examples, fitted on `train` alone."""
+        raise NotImplementedError
+
+    def splits(self):
+        items, y = self.examples()
+        _, val_frac, test_frac = self.split
+        parts = stratified_split(y, val_frac, test_frac, self.data_seed)
+        features = self.featurize(*(items[i] for i in parts))
+        return as_tensors(*zip(features, (y[i] for i in parts)))
+
+    def shape(self) -> tuple[int, int]:
+        if self._shape is None:
+            (x, y), *_ = self.cached_splits()
+            self._shape = (x.shape[1], int(y.max()) + 1)
+        return self._shape
+
+    def network(self):
+        n_in, n_out = self.shape()
+        return nn.Sequential(nn.Linear(n_in, self.hidden), nn.ReLU(), nn.Linear(self.hidden, self.hidden),
+                             nn.ReLU(), nn.Linear(self.hidden, n_out))
+
+    def augmentation(self):
+        return FeatureNoise(self.noise_std)
+
+
+class TabularTask(FeatureTask):
+    """A scikit-learn bundled data set, standardised with the training split's statistics."""
+
+    def __init__(self, dataset: str, **kwargs):
+        super().__init__(**kwargs)
+        if dataset not in TABULAR:
+            raise ConfigError(f"task.dataset must be one of {', '.join(TABULAR)}, got {dataset!r}")
+        self.dataset = dataset
+
+    def examples(self):
+        import sklearn.datasets
+
+        x, y = getattr(sklearn.datasets, f"load_{self.dataset}")(return_X_y=True)
+        return x.astype(np.float32), y.astype(np.int64)
+
+    def featurize(self, train, *others):
+        mean, std = train.mean(0), train.std(0) + 1e-8
+        return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+
+
+class FortunesTask(FeatureTask):
+    """Which fortune file a fortune comes from (files with fewer than `min_per_class`
+    fortunes are left out), from the TF-IDF of its words."""
+
+    def __init__(self, data_dir: str, min_per_class: int, max_features: int, **kwargs):
+        super().__init__(**kwargs)
+        self.data_dir = Path(data_dir)
+        self.min_per_class, self.max_features = int(min_per_class), int(max_features)
+
+    def check_data(self):
+        if not self._files():
+            raise DataMissingError(f"no fortune files in {self.data_dir}: install the Debian package "
+                                   "(apt-get install fortunes) or set task.data_dir")
+
+    def _files(self) -> list[Path]:
+        # the text files only: not the .dat indexes, the .u8 links or directories
+        if not self.data_dir.is_dir():
+            return []
+        return sorted(p for p in self.data_dir.iterdir()
+                      if p.is_file() and not p.is_symlink() and p.suffix not in (".dat", ".u8"))
+
+    def examples(self):
+        texts, labels, label = [], [], 0
+        for path in self._files():
+            # records are separated by a line holding only "%"
+            pieces = path.read_text(encoding="utf-8", errors="replace").split("\n%\n")
+            records = [r.strip() for r in pieces if r.strip() not in ("", "%")]
+            if len(records) >= self.min_per_class:
+                texts += records
+                labels += [label] * len(records)
+                label += 1
+        return np.array(texts, dtype=object), np.array(labels, dtype=np.int64)
+
+    def featurize(self, train, *others):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(max_features=self.max_features, sublinear_tf=True)
+        fitted = vectorizer.fit_transform(train)
+        return [m.toarray().astype(np.float32) for m in (fitted, *map(vectorizer.transform, others))]
