@@ -85,3 +85,18 @@ def test_a_preempted_array_task_is_requeued_and_redoes_its_replicate(slurm, tmp_
     assert interrupted["status"] == "failed" and "restart_count" not in interrupted["slurm"]
     assert record["replaces"] == [str(attempt)]
     assert record["budget_used"]["epochs"] == 30
+
+
+def test_the_sbatch_template_runs_one_replicate_per_array_index(slurm, tmp_path):
+    # as a user submits it by hand, from the repository root; seed = array index
+    done = subprocess.run(
+        ["sbatch", "--wait", "--array=0-1", "--cpus-per-task=1", "--mem-per-cpu=500M",
+         f"--output={tmp_path}/slurm-%A_%a.log", "slurm/replicates.sbatch", "experiment=smoke",
+         f"hydra.run.dir={tmp_path}/seed" + "${seed}", f"rerun.root={tmp_path}"],
+        cwd=ROOT, env=slurm, capture_output=True, text=True, timeout=600)
+    logs = "".join(p.read_text() for p in sorted(tmp_path.glob("slurm-*.log")))
+    assert done.returncode == 0, done.stderr + logs[-3000:]
+    records = [json.loads((tmp_path / f"seed{s}" / RECORD).read_text()) for s in (0, 1)]
+    assert [(r["seed"], r["status"], r["slurm"]["array_task_id"]) for r in records] == [
+        (0, "complete", 0), (1, "complete", 1)]
+    assert logs.count("[complete]") == 2
