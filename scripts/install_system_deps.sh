@@ -5,6 +5,7 @@ set -euo pipefail
 need=()
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 [ -d /usr/share/games/fortunes ] || need+=(fortunes)
+[ -d /usr/share/doc/python3-doc/html/_sources ] || need+=(python3-doc)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]}); tests needing them are skipped" >&2

@@ -49,3 +49,9 @@ def tabular16():
 def fortunes16():
     """The fortunes TF-IDF MLP (AdamW) in float64 with batches of 16 and a small vocabulary."""
     return small_float64("fortunes", 16, max_features=300, hidden=32)
+
+
+@pytest.fixture
+def python_docs4():
+    """A one-block byte Transformer (AdamW) in float64 on 4 windows of 16 bytes."""
+    return small_float64("python_docs", 4, seq_len=16, width=16, depth=1, heads=2, train_size=64)

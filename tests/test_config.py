@@ -61,6 +61,7 @@ BAD_INPUTS = {
     "unknown mask": (["warmstart.mask=[lr]"], "unknown hyperparameter"),
     "unknown optimizer": (["task.optimizer=adam"], "task.optimizer must be one of sgd, adamw"),
     "missing fortunes": (["task=fortunes", "task.data_dir=/nonexistent"], "apt-get install fortunes"),
+    "missing python docs": (["task=python_docs", "task.data_dir=/nonexistent"], "apt-get install python3-doc"),
     "unknown tabular data set": (["task=tabular", "task.dataset=titanic"], "task.dataset must be one of"),
 }
 

@@ -41,7 +41,7 @@ def assert_matches_finite_differences(module, train, val, hp, name, grad, **kw):
     raise AssertionError(f"{name}: hyper-gradient {grad} vs central differences {fds}")
 
 
-@pytest.mark.parametrize("task", ["digits64", "tabular16", "fortunes16",
+@pytest.mark.parametrize("task", ["digits64", "tabular16", "fortunes16", "python_docs4",
                                   pytest.param("resnet20_64", marks=pytest.mark.slow)])
 def test_hypergradient_matches_finite_differences(task, request):
     module, train, val = request.getfixturevalue(task)

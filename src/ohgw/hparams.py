@@ -23,7 +23,8 @@ def smoothed(nll, uniform, smoothing):
 
 def cross_entropy_terms(logits: torch.Tensor, target: torch.Tensor):
     """The two batch means the smoothed loss mixes: the cross-entropy against the targets
-    and against the uniform distribution."""
-    logp = F.log_softmax(logits, dim=-1)
-    nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-    return nll.mean(), -logp.mean(dim=-1).mean()
+    and against the uniform distribution. Classes along dim 1, as in F.cross_entropy:
+    logits (N, C) with targets (N,), or (N, C, T) with (N, T) for sequences."""
+    logp = F.log_softmax(logits, dim=1)
+    nll = -logp.gather(1, target.unsqueeze(1)).squeeze(1)
+    return nll.mean(), -logp.mean(dim=1).mean()

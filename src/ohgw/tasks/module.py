@@ -58,7 +58,7 @@ class HyperModule(L.LightningModule):
     def evaluate_batch(self, batch):
         x, y = batch
         logits = self(x)
-        return F.cross_entropy(logits, y), (logits.argmax(-1) == y).float().mean()
+        return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
 
     @torch.no_grad()
     def evaluate(self, loader) -> tuple[float, float]:
@@ -70,8 +70,8 @@ class HyperModule(L.LightningModule):
             x, y = x.to(self.device), y.to(self.device)
             logits = self(x)
             total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-            correct += (logits.argmax(-1) == y).sum().item()
-            count += len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            count += y.numel()  # examples, or tokens of sequences
         self.train(was_training)
         return total_loss / count, correct / count
 
