@@ -156,7 +156,8 @@ class Server:
         """Drop everything of the server's in the forked child."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C acts as on a stock trial
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C and SIGTERM act as on
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)              # a stock trial
         self.selector.close()
         for fd in (self.requests, self.messages, self.wake_r, self.wake_w):
             os.close(fd)
@@ -248,7 +249,11 @@ def main(argv: list[str]):
     # gives stock trials); and CUDA availability checks by imported code must not init CUDA.
     os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                       PYTORCH_NVML_BASED_CUDA_CHECK="1")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tuner decides; Ctrl-C reaches it too
+    # The tuner decides: Ctrl-C reaches it too, and so does a SIGTERM sent to the whole job
+    # (Slurm's notice of a preemption, before submitit's requeue signal). The server follows
+    # the tuner: its requests pipe closes when the tuner ends, however it ends.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     requests = os.dup(0)  # stdin is for requests only, never read by imported code
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
