@@ -132,17 +132,18 @@ def test_successive_replicates_share_one_server_until_the_process_ends(tmp_path)
     close_fork_servers()
 
 
-def test_a_sigterm_to_the_whole_job_leaves_the_server_to_the_tuner(tmp_path):
-    # Slurm sends SIGTERM to every process of a preempted job, then submitit's USR2 makes the
-    # tuner requeue it: the server must still be up then, while trials die as stock ones do
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR2])
+def test_slurms_signals_to_the_whole_job_leave_the_server_to_the_tuner(sig, tmp_path):
+    # Slurm sends SIGTERM, then submitit's USR2, to every process of a preempted job; the tuner
+    # requeues it on USR2: the server must still be up then, while trials die as stock ones do
     backend = probe_backend(tmp_path, "tuner")
     try:
         assert run_probes(backend, 1) == [["[devices] None\n"]]
-        os.kill(backend.server.proc.pid, signal.SIGTERM)
+        os.kill(backend.server.proc.pid, sig)
         trial = backend.start_trial({"x": 1, "sleep": 60}).trial_id
-        os.kill(backend.trial_subprocess[trial].pid, signal.SIGTERM)
+        os.kill(backend.trial_subprocess[trial].pid, sig)
         wait_for(lambda: backend.trial_subprocess[trial].poll() is not None)
-        assert backend.trial_subprocess[trial].poll() == -signal.SIGTERM
+        assert backend.trial_subprocess[trial].poll() == -sig
         assert backend.server.proc.poll() is None and run_probes(backend, 1) == [["[devices] None\n"]]
     finally:
         backend.stop_all()

@@ -39,6 +39,8 @@ from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 
+TUNER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+
 
 @dataclass
 class Launch:
@@ -156,8 +158,8 @@ class Server:
         """Drop everything of the server's in the forked child."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C and SIGTERM act as on
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)              # a stock trial
+        for sig in TUNER_SIGNALS:  # they act as on a stock trial
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
         self.selector.close()
         for fd in (self.requests, self.messages, self.wake_r, self.wake_w):
             os.close(fd)
@@ -249,10 +251,10 @@ def main(argv: list[str]):
     # gives stock trials); and CUDA availability checks by imported code must not init CUDA.
     os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                       PYTORCH_NVML_BASED_CUDA_CHECK="1")
-    # The tuner decides: Ctrl-C reaches it too, and so does a SIGTERM sent to the whole job
-    # (Slurm's notice of a preemption, before submitit's requeue signal). The server follows
-    # the tuner: its requests pipe closes when the tuner ends, however it ends.
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # The tuner decides: these reach it too (Ctrl-C; Slurm signals every process of a job:
+    # SIGTERM on preemption, then submitit's USR2, or Lightning's USR1, for the requeue).
+    # The server follows the tuner: its requests pipe closes when the tuner ends, however.
+    for sig in TUNER_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     requests = os.dup(0)  # stdin is for requests only, never read by imported code
     null = os.open(os.devnull, os.O_RDONLY)
