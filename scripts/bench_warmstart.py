@@ -6,8 +6,6 @@ For each task and device: median seconds of one training step (forward, backward
 optimizer step) and of one warm-start (the hyper-gradient at the step's batch and one
 validation batch of the same size), their ratio, and peak memory above the level before
 each (CUDA max-allocated on a GPU; sampled RSS on CPU). Goals: ratio <= 3, memory <= 1.5x.
-For the README's figures give one task per run: a trial process trains one task, and on CPU a
-training step's time depends on what the process ran before (README, warm-start cost).
 """
 import argparse
 import statistics

@@ -37,6 +37,7 @@ class Task:
         self.space = SearchSpace.from_config(search_space)
         self.fixed = {k: float(v) for k, v in (fixed or {}).items()}
         self.data_seed = int(data_seed)
+        self._splits = None  # read once per task object: see cached_splits
         missing = [k for k in REQUIRED if k not in self.space and k not in self.fixed]
         if missing:
             raise ConfigError(f"task {name}: no value for {missing} (add to search_space or fixed)")
@@ -72,15 +73,21 @@ class Task:
         return TensorDataModule(*self.cached_splits(), batch_size=self.batch_size, shuffle_seed=shuffle_seed)
 
     def cached_splits(self):
-        if DATA_CACHE is None:
-            return self.splits()
-        # every setting but the search space (and derived, private state), so that tasks
-        # differing in any of them never share
-        key = (type(self).__qualname__,
-               repr({k: v for k, v in vars(self).items() if k != "space" and not k.startswith("_")}))
-        if key not in DATA_CACHE:
-            DATA_CACHE[key] = self.splits()
-        return DATA_CACHE[key]
+        """The splits, read once per task object (a network may need the data's shape before
+        the data module is built); where a long-lived process keeps DATA_CACHE, once per task
+        setting."""
+        if self._splits is None:
+            if DATA_CACHE is None:
+                self._splits = self.splits()
+            else:
+                # every setting but the search space (and private, derived state), so that
+                # tasks differing in any of them never share
+                key = (type(self).__qualname__,
+                       repr({k: v for k, v in vars(self).items() if k != "space" and not k.startswith("_")}))
+                if key not in DATA_CACHE:
+                    DATA_CACHE[key] = self.splits()
+                self._splits = DATA_CACHE[key]
+        return self._splits
 
 
 def stratified_split(labels: np.ndarray, val_frac: float, test_frac: float, seed: int):

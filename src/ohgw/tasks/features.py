@@ -30,7 +30,6 @@ class FeatureTask(Task):
     def __init__(self, hidden: int, noise_std: float, split=(0.6, 0.2, 0.2), **kwargs):
         super().__init__(**kwargs)
         self.hidden, self.noise_std, self.split = int(hidden), float(noise_std), tuple(split)
-        self._shape = None  # (features, classes), known once the data is read
 
     def examples(self) -> tuple[np.ndarray, np.ndarray]:
         """(raw examples, int64 labels 0..C-1)."""
@@ -48,10 +47,9 @@ class FeatureTask(Task):
         return as_tensors(*zip(features, (y[i] for i in parts)))
 
     def shape(self) -> tuple[int, int]:
-        if self._shape is None:
-            (x, y), *_ = self.cached_splits()
-            self._shape = (x.shape[1], int(y.max()) + 1)
-        return self._shape
+        """(features, classes): known once the data is read."""
+        (x, y), *_ = self.cached_splits()
+        return x.shape[1], int(y.max()) + 1
 
     def network(self):
         n_in, n_out = self.shape()

@@ -253,7 +253,7 @@ def main(argv: list[str]):
                       PYTORCH_NVML_BASED_CUDA_CHECK="1")
     # The tuner decides: these reach it too (Ctrl-C; Slurm signals every process of a job:
     # SIGTERM on preemption, then submitit's USR2, or Lightning's USR1, for the requeue).
-    # The server follows the tuner: its requests pipe closes when the tuner ends, however.
+    # The server follows the tuner: its requests pipe closes when the tuner ends, however it ends.
     for sig in TUNER_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     requests = os.dup(0)  # stdin is for requests only, never read by imported code

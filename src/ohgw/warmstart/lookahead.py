@@ -2,8 +2,9 @@
 
 w1(psi) is the weights after ONE step of the task's optimizer (PyTorch's SGD or AdamW
 update, ohgw.optimizers) from the module's current weights on the training batch B1, with the
-training loss at psi (label smoothing, augmentation at magnitude psi). The step is functional: the module's parameters, buffers
-and the optimizer state are never modified. Both forward passes run in training mode.
+training loss at psi (label smoothing, augmentation at magnitude psi). The step is
+functional: the module's parameters, buffers and the optimizer state are never modified.
+Both forward passes run in training mode.
 """
 from __future__ import annotations
 
