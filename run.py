@@ -13,12 +13,12 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig):
-    from ohgw.tuning.forkclient import start_early
+    from ohgw.tuner.forkclient import start_early
 
     start_early(cfg.launcher)  # before our own imports, so that the fork server's overlap them
     from ohgw.errors import ConfigError
-    from ohgw.tuning.replicate import run_replicate
-    from ohgw.tuning.summary import print_summary
+    from ohgw.tuner.replicate import run_replicate
+    from ohgw.tuner.summary import print_summary
 
     job_dir = Path(HydraConfig.get().runtime.output_dir)
     try:

@@ -27,12 +27,11 @@ import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
-import pandas as pd
 from hydra import compose, initialize_config_dir
 
 from ohgw import CONF_DIR
-from ohgw.tuning.records import RESULTS, read_record
-from ohgw.tuning.replicate import run_replicate
+from ohgw.results.io import load_record, load_results
+from ohgw.tuner.replicate import run_replicate
 
 ROOT = CONF_DIR.parent
 SETTINGS = ("run", "multirun")
@@ -58,7 +57,8 @@ def measure(setting: str, overrides: list[str], job_dir: Path) -> dict:
     t0 = time.perf_counter()
     (in_fresh_process if setting == "run" else in_this_process)(overrides, job_dir)
     wall = time.perf_counter() - t0
-    record, frame = read_record(job_dir), pd.read_csv(job_dir / RESULTS)
+    record = load_record(job_dir)
+    frame = load_results(job_dir, record)
     # one first_batch_s per process: a resumed trial reports a new one
     starts = frame.drop_duplicates(["trial_id", "first_batch_s"])["first_batch_s"]
     useful = frame.groupby("trial_id")["train_s"].max().sum()

@@ -14,11 +14,11 @@ import sys
 import torch
 
 import ohgw.tasks
-from ohgw import optimizers
-from ohgw.hparams import smoothed_cross_entropy
+from ohgw.hyperparams import optimizers
+from ohgw.hyperparams.objective import training_loss
 from ohgw.warmstart import hypergradient
 from ohgw.warmstart.lookahead import hypergradient_flops
-from ohgw.warmstart.measure import Cost, training_step_flops
+from ohgw.warmstart.cost import Cost, training_step_flops
 
 MB = 2 ** 20
 STEP_ONLY = ["log_lr", "log_wd", "momentum"]  # act through the optimizer step alone
@@ -56,8 +56,7 @@ def bench(task, device, repeats, names=None):
     optimizer = optimizers.make(module.optimizer_name, module.parameters(), module.hp)
 
     def train_step():
-        loss = smoothed_cross_entropy(module(module.augment(x, module.hp["aug_magnitude"])), y,
-                                      module.hp["label_smoothing"])
+        loss = training_loss(module, x, y, module.hp)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

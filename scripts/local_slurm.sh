@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Single-node Slurm for the Slurm tests (tests/test_slurm.py) on Debian 12 (slurm 22.05), no
-# systemd needed. From ../shared/tools/local_slurm.sh, with one change: a requeued job may start
-# again after 10 s instead of Slurm's default 120 s (AuthInfo cred_expire), so that the
-# preemption test does not wait two minutes.
+# Single-node Slurm for the Slurm tests (tests/slurm/) on Debian 12 (slurm 22.05), no systemd
+# needed. A requeued job may start again after 10 s instead of Slurm's default 120 s (AuthInfo
+# cred_expire), so that the preemption test does not wait two minutes.
 # usage: local_slurm.sh install|start|stop|status        (run as root)
 #   LOCAL_SLURM_DIR  state/config/log dir     (default /tmp/local_slurm)
 #   LOCAL_SLURM_DBD  1 = slurmdbd+mariadb so `sacct` works (default 1; submitit needs it

@@ -2,8 +2,7 @@ import pytest
 import torch
 
 import ohgw.tasks
-
-HP = {"log_lr": -1.0, "log_wd": -4.0, "momentum": 0.9, "label_smoothing": 0.1, "aug_magnitude": 0.3}
+from tests.helpers import HP
 
 
 def _double(batch):
@@ -48,10 +47,11 @@ def tabular16():
 @pytest.fixture
 def fortunes16():
     """The fortunes TF-IDF MLP (AdamW) in float64 with batches of 16 and a small vocabulary."""
-    return small_float64("fortunes", 16, max_features=300, hidden=32)
+    return small_float64("fortunes", 16, max_features=300, network={"hidden": 32})
 
 
 @pytest.fixture
 def python_docs4():
     """A one-block byte Transformer (AdamW) in float64 on 4 windows of 16 bytes."""
-    return small_float64("python_docs", 4, seq_len=16, width=16, depth=1, heads=2, train_size=64)
+    return small_float64("python_docs", 4, seq_len=16, network={"width": 16, "depth": 1, "heads": 2},
+                         train_size=64)

@@ -5,12 +5,14 @@ import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from ohgw import CONF_DIR
 
 ROOT = CONF_DIR.parent
-TRIAL = ROOT / "src" / "ohgw" / "trial.py"
+TRIAL = ROOT / "src" / "ohgw" / "trial" / "main.py"
+# replicates written before the results contract (schema version 1): the analysis must read them
+RESULTS_V1 = ROOT / "tests" / "fixtures" / "results_v1"
+HP = {"log_lr": -1.0, "log_wd": -4.0, "momentum": 0.9, "label_smoothing": 0.1, "aug_magnitude": 0.3}
 
 
 def compose_config(*overrides: str):
@@ -19,23 +21,18 @@ def compose_config(*overrides: str):
 
 
 def trial_config(tmp: Path, *overrides: str) -> Path:
-    """A resolved trial config like the replicate runner writes."""
-    from ohgw.tasks import build
-    from ohgw.tuning.replicate import runtime
-    from ohgw.warmstart.measure import flops_profile
+    """The trial config a replicate writes (ohgw.tuner.replicate.write_trial_config)."""
     from ohgw.config import instantiate
+    from ohgw.tasks import build
+    from ohgw.tuner.replicate import write_trial_config
+    from ohgw.tuner.runtime import runtime
 
     cfg = compose_config("n_workers=1", *overrides)
-    rt = runtime(cfg)
-    rt["flops"] = flops_profile(build(cfg.task), instantiate(cfg.warmstart))
-    path = tmp / "trial_config.yaml"
-    OmegaConf.save(OmegaConf.create({**OmegaConf.to_container(cfg, resolve=True), "runtime": rt}), path)
-    return path
+    return write_trial_config(cfg, tmp, build(cfg.task), instantiate(cfg.warmstart), runtime(cfg))
 
 
 def trial_args(config: Path, trial_dir: Path, epochs: int, **hp) -> list[str]:
-    hp = {"log_lr": -1.0, "log_wd": -4.0, "momentum": 0.9, "label_smoothing": 0.1,
-          "aug_magnitude": 0.3, **hp}
+    hp = {**HP, **hp}
     args = [f"--{k}={v}" for k, v in hp.items()]
     return [a for kv in args for a in kv.split("=", 1)] + [
         "--epochs", str(epochs), "--ohgw_config", str(config),

@@ -13,7 +13,7 @@ class CheckedSlurmLauncher(SlurmLauncher):
 
     def launch(self, job_overrides, initial_job_idx):
         from ohgw.errors import ConfigError
-        from ohgw.tuning.replicate import check_config
+        from ohgw.tuner.replicate import check_config
 
         for idx, overrides in enumerate(job_overrides, initial_job_idx):
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))

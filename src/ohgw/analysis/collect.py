@@ -15,13 +15,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ohgw.tuning.records import ATTEMPTS, RECORD, RESULTS
-from ohgw.tuning.rerun import PAIRING_FREE, SKIPPED
+from ohgw.results.io import ATTEMPTS, RECORD, RESULTS, SKIPPED, SchemaError, load_record, load_results
+from ohgw.tuner.rerun import PAIRING_FREE
 
 BASELINE = "baseline"
-RECORD_KEYS = ("status", "task", "scheduler", "warmstart", "eta_h", "seed", "tau", "metric",
-               "mode", "budget")
-RESULT_COLUMNS = ("trial_id", "epoch", "test_acc", "wallclock_s", "elapsed_s")
 
 
 class AnalysisError(ValueError):
@@ -125,43 +122,22 @@ def collect(dirs: list[Path | str]) -> Collection:
 
 
 def load_replicate(job_dir: Path) -> Replicate | str:
-    """The replicate, or why it is left out. Corrupt files also get a warning on stderr."""
+    """The replicate, or why it is left out. Corrupt files also get a warning on stderr; a
+    record of a schema version this code cannot read is an AnalysisError."""
     record_file, results_file = job_dir / RECORD, job_dir / RESULTS
     try:
-        record = json.loads(record_file.read_text())
-        missing = [k for k in RECORD_KEYS if k not in record]
-        if missing:
-            raise ValueError(f"missing keys {missing}")
-    except (ValueError, OSError) as e:  # JSONDecodeError is a ValueError
+        record = load_record(job_dir)
+    except SchemaError as e:
+        raise AnalysisError(str(e)) from None
+    except (ValueError, OSError, KeyError) as e:  # JSONDecodeError is a ValueError
         return _corrupt(record_file, f"unreadable record: {e}")
     if record["status"] != "complete":
         return f"status {record['status']}" + (f" ({record['error']})" if record.get("error") else "")
     try:
-        results = read_results(results_file, record)
+        results = load_results(job_dir, record)
     except (ValueError, OSError) as e:
         return _corrupt(results_file, str(e))
     return Replicate(job_dir, record, results)
-
-
-def read_results(path: Path, record: dict) -> pd.DataFrame:
-    """results.csv, checked to be whole: ends with a newline, has the expected columns, no
-    missing values in them, and as many rows as the record counted."""
-    text = path.read_text()
-    expected = int(record.get("budget_used", {}).get("epochs", 0))
-    if not text.strip() and expected == 0:  # no trial finished an epoch: all censored
-        return pd.DataFrame(columns=[*RESULT_COLUMNS, record["metric"]])
-    if not text.endswith("\n"):
-        raise ValueError("truncated (no final newline)")
-    frame = pd.read_csv(path)
-    needed = [*RESULT_COLUMNS, record["metric"]]
-    absent = [c for c in needed if c not in frame]
-    if absent:
-        raise ValueError(f"missing columns {absent}")
-    if frame[needed].isna().any().any():
-        raise ValueError("missing values in " + ", ".join(c for c in needed if frame[c].isna().any()))
-    if len(frame) != expected:
-        raise ValueError(f"{len(frame)} rows but the record counted {expected}")
-    return frame
 
 
 def _skipped_target(path: Path) -> Path | None:

@@ -12,17 +12,18 @@ UNIT_LABELS = {"wallclock_s": "wall-clock (s)", "device_s": "device-seconds (s)"
                "epochs": "epochs consumed"}
 
 
-def progress(results: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
-    """One row per reported epoch in arrival order with the cost spent so far in each unit
-    and the best-so-far score. Device-seconds add each trial's increase of its cumulative
-    process time (elapsed_s) since its previous report."""
+def progress(results: pd.DataFrame, record: dict) -> pd.DataFrame:
+    """One row per reported epoch in arrival order with the cost spent so far in each unit,
+    the score (the record's metric), its test counterpart and the best-so-far score.
+    Device-seconds add each trial's increase of its cumulative process time (elapsed_s)
+    since its previous report."""
     rows = results.sort_values("wallclock_s", kind="stable").reset_index(drop=True)
     elapsed = rows["elapsed_s"].astype(float)
     increment = elapsed - elapsed.groupby(rows["trial_id"]).shift(fill_value=0.0)
-    score = rows[metric].astype(float)
-    best = score.cummax() if mode == "max" else score.cummin()
+    score = rows[record["metric"]].astype(float)
+    best = score.cummax() if record["mode"] == "max" else score.cummin()
     return pd.DataFrame({"trial_id": rows["trial_id"], "epoch": rows["epoch"],
-                         "score": score, "test_acc": rows["test_acc"].astype(float),
+                         "score": score, "test": rows[record["test_metric"]].astype(float),
                          "wallclock_s": rows["wallclock_s"].astype(float),
                          "device_s": increment.cumsum(), "epochs": np.arange(1, len(rows) + 1),
                          "best": best})
@@ -81,13 +82,13 @@ def overhead(results: pd.DataFrame, device_s: float) -> dict[str, float]:
 def replicate_measures(rep) -> dict:
     """Everything summary.csv aggregates over seeds, for one replicate."""
     r = rep.record
-    prog = progress(rep.results, r["metric"], r["mode"])
+    prog = progress(rep.results, r)
     t = time_to_target(prog, float(r["tau"]), r["mode"])
     if prog.empty:
         best_val = test_of_best = math.nan
     else:
         best_row = prog.loc[prog["score"].idxmax() if r["mode"] == "max" else prog["score"].idxmin()]
-        best_val, test_of_best = float(best_row["score"]), float(best_row["test_acc"])
+        best_val, test_of_best = float(best_row["score"]), float(best_row["test"])
     device_s = float(prog["device_s"].iloc[-1]) if len(prog) else 0.0
     return {"seed": rep.seed, **{f"t_{u}": t[u] for u in UNITS}, "best_val": best_val,
             "test_of_best": test_of_best, "auc_epochs": auc_epochs(prog["best"]),

@@ -11,7 +11,7 @@ from ohgw.analysis import plots, report
 from ohgw.analysis.collect import collect
 from ohgw.analysis.tables import (criteria_lines, hyperparams_table, measures, paired_table,
                                   summary_table)
-from ohgw.tuning.records import atomic_write_text
+from ohgw.results.io import atomic_write_text
 
 OUT_DIR = "analysis"
 

@@ -13,7 +13,8 @@ import pandas as pd  # noqa: E402
 
 from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate  # noqa: E402
 from ohgw.analysis.metrics import UNIT_LABELS, UNITS, progress, trials  # noqa: E402
-from ohgw.analysis.tables import trial_benefit  # noqa: E402
+from ohgw.analysis.tables import search_space, trial_benefit  # noqa: E402
+from ohgw.results.contract import ADJUSTED, SAMPLED, column  # noqa: E402
 
 DPI = 110
 
@@ -59,7 +60,7 @@ def best_so_far(groups, per_seed, colours):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     first = next(iter(groups.values()))[0].record
     for key, reps in groups.items():
-        progs = [progress(r.results, r.record["metric"], r.record["mode"]) for r in reps]
+        progs = [progress(r.results, r.record) for r in reps]
         epochs = np.arange(1, max(len(p) for p in progs) + 1)
         by_epoch = np.array([_step_at(p["epochs"].to_numpy(), p["best"].to_numpy(), epochs) for p in progs])
         _band(axes[0], epochs, by_epoch, colours[key], key.label())
@@ -163,24 +164,26 @@ def hypergradient_benefit(groups, per_seed, colours):
 
 
 def hyperparameters(groups, per_seed, colours):
-    """Per hyperparameter, the values the trials trained with (psi'; x for the baseline) as a box
-    and one dot per trial, variants side by side on the search space's full range."""
-    space = next(iter(groups.values()))[0].record.get("config", {}).get("task", {}).get("search_space", {})
-    names = [n for n, s in space.items() if s.get("type") == "float"]
-    if not names:
+    """Per continuous hyperparameter, the values the trials trained with (psi'; x for the
+    baseline) as a box and one dot per trial, variants side by side on the search space's
+    full range (its own scale: log10 for a log domain)."""
+    specs = [p for p in search_space(next(iter(groups.values()))[0]) if p.continuous]
+    if not specs:
         return None
-    fig, axes = plt.subplots(1, len(names), figsize=(max(3.3, 0.9 * len(groups)) * len(names), 4),
+    fig, axes = plt.subplots(1, len(specs), figsize=(max(3.3, 0.9 * len(groups)) * len(specs), 4),
                              layout="constrained", squeeze=False)
     jitter = np.random.default_rng(0)  # fixed: the same plot every time
-    for ax, name in zip(axes[0], names):
+    for ax, spec in zip(axes[0], specs):
         for i, (key, reps) in enumerate(groups.items()):
             per_trial = pd.concat([trials(r.results) for r in reps])
-            values = per_trial[f"ws_{name}" if f"ws_{name}" in per_trial else f"hp_{name}"].astype(float)
+            col = column(ADJUSTED, spec.name)
+            values = spec.to_scale(per_trial[col if col in per_trial else column(SAMPLED, spec.name)]
+                                   .astype(float).to_numpy())
             ax.boxplot([values], positions=[i], widths=0.5, showfliers=False,
                        medianprops={"color": colours[key]})
             ax.scatter(i + jitter.uniform(-0.15, 0.15, len(values)), values, s=12, alpha=0.6, color=colours[key])
         ax.set_xticks(range(len(groups)), [k.warmstart if k.warmstart == BASELINE else f"{k.warmstart}\neta {k.eta_h:g}" for k in groups], fontsize=7)
-        ax.set_ylim(space[name]["low"], space[name]["high"])
-        ax.set_ylabel(f"{name} (search-space scale)")
+        ax.set_ylim(spec.scale_low, spec.scale_high)
+        ax.set_ylabel(f"{spec.name} ({'log10, ' if spec.log else ''}search-space scale)")
         ax.grid(alpha=0.3, axis="y")
     return fig, "Hyperparameters the trials trained with (baseline: sampled x; variants: adjusted psi'), one dot per trial"

@@ -10,6 +10,8 @@ import pandas as pd
 from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate
 from ohgw.analysis.metrics import UNITS, quantile, replicate_measures, trials
 from ohgw.analysis.stats import bonferroni, histogram_kl, wilcoxon_censored
+from ohgw.hyperparams.space import SearchSpace
+from ohgw.results.contract import ADJUSTED, HYPERGRADIENT, SAMPLED, column
 
 # The strategy's success criteria
 MIN_REDUCTION = 0.15        # median reduction of T@tau ...
@@ -144,24 +146,30 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
     return lines
 
 
+def search_space(rep: Replicate) -> SearchSpace:
+    """The replicate's search space, as its task config declared it."""
+    return SearchSpace.from_config(rep.record["config"]["task"]["search_space"])
+
+
 def hyperparams_table(collection: Collection) -> pd.DataFrame:
-    """Per variant and hyperparameter: mean shift psi' - x over all trials of all seeds and
-    KL(adjusted || sampled) between histograms on the search space's bounds."""
+    """Per variant and continuous hyperparameter: mean shift psi' - x on the search-space
+    scale over all trials of all seeds, and KL(adjusted || sampled) between histograms on the
+    search space's bounds."""
     rows = []
     for key, reps in collection.groups().items():
         if key.warmstart == BASELINE:
             continue
         per_trial = pd.concat([trials(r.results) for r in reps])
-        space = reps[0].record.get("config", {}).get("task", {}).get("search_space", {})
-        for name, spec in space.items():
-            if spec.get("type") != "float" or f"ws_{name}" not in per_trial:
+        for spec in search_space(reps[0]):
+            if not spec.continuous or column(ADJUSTED, spec.name) not in per_trial:
                 continue
-            x, psi = per_trial[f"hp_{name}"].astype(float), per_trial[f"ws_{name}"].astype(float)
-            shift = psi - x
-            rows.append({**key._asdict(), "hyperparameter": name, "n_trials": len(x),
+            x, psi = (spec.to_scale(per_trial[column(p, spec.name)].astype(float).to_numpy())
+                      for p in (SAMPLED, ADJUSTED))
+            shift = pd.Series(psi - x)
+            rows.append({**key._asdict(), "hyperparameter": spec.name, "n_trials": len(x),
                          "mean_x": x.mean(), "mean_psi": psi.mean(), "mean_shift": shift.mean(),
                          "mean_abs_shift": shift.abs().mean(), "max_abs_shift": shift.abs().max(),
-                         "kl_adjusted_vs_sampled": histogram_kl(psi, x, spec["low"], spec["high"])})
+                         "kl_adjusted_vs_sampled": histogram_kl(psi, x, spec.scale_low, spec.scale_high)})
     return pd.DataFrame(rows)
 
 
@@ -172,11 +180,12 @@ def trial_benefit(base: Replicate, var: Replicate) -> pd.DataFrame:
     metric = var.record["metric"]
     sign = 1 if var.record["mode"] == "max" else -1
     tb, tv = trials(base.results), trials(var.results)
-    hg = [c for c in tv if c.startswith("hg_")]
-    hp = [c for c in tv if c.startswith("hp_")]
+    names = [p.name for p in search_space(var)]
+    hg = [column(HYPERGRADIENT, n) for n in names if column(HYPERGRADIENT, n) in tv]
+    hp = [column(SAMPLED, n) for n in names]
     rows = []
     for tid in tv.index.intersection(tb.index):
-        if not np.allclose(tv.loc[tid, hp].astype(float), tb.loc[tid, hp].astype(float)):
+        if any(not _same(tv.loc[tid, c], tb.loc[tid, c]) for c in hp):
             continue  # a scheduler whose sampling depends on results: no longer paired
         epoch = min(tv.loc[tid, "epoch"], tb.loc[tid, "epoch"])
         score = lambda res: float(res.loc[(res["trial_id"] == tid) & (res["epoch"] == epoch), metric].iloc[-1])  # noqa: E731
@@ -184,3 +193,9 @@ def trial_benefit(base: Replicate, var: Replicate) -> pd.DataFrame:
                      "hg_norm": float(np.linalg.norm(tv.loc[tid, hg].astype(float).fillna(0.0))),
                      "benefit": sign * (score(var.results) - score(base.results))})
     return pd.DataFrame(rows, columns=["seed", "trial_id", "epoch", "hg_norm", "benefit"])
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number)):
+        return bool(np.isclose(float(a), float(b)))
+    return str(a) == str(b)

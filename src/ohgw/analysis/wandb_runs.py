@@ -9,12 +9,13 @@ import os
 from pathlib import Path
 
 from ohgw.analysis.collect import load_replicate
-from ohgw.analysis.loggers import WANDB_TARGET, hyperparameter_entries
 from ohgw.analysis.metrics import UNITS, progress, replicate_measures, trials
-from ohgw.tuning.records import RECORD
+from ohgw.results.contract import ROW, SAMPLED, hyperparameters, values
+from ohgw.results.io import RECORD
+from ohgw.trial.loggers import WANDB_TARGET, hyperparameter_entries
 
-EPOCH_METRICS = ("val_acc", "val_loss", "train_loss", "test_acc", "test_loss", "wallclock_s",
-                 "elapsed_s", "train_s")
+# a trial's history: every per-epoch field of a results row but its keys and the decision
+EPOCH_METRICS = tuple(f for f in ROW if f not in ("trial_id", "epoch", "decision"))
 
 
 def log_replicate_runs(job_dir: Path) -> int:
@@ -33,12 +34,12 @@ def log_replicate_runs(job_dir: Path) -> int:
     r = rep.record
     common = dict(project=logger["project"], entity=logger.get("entity"), group=logger["group"],
                   job_type=logger["job_type"], dir=str(job_dir), reinit="finish_previous")
-    names = [c[3:] for c in rep.results if c.startswith("hp_")]
+    names = hyperparameters(rep.results.columns, SAMPLED)
     last = trials(rep.results)
     for trial_id, rows in rep.results.sort_values("epoch").groupby("trial_id"):
         row = last.loc[trial_id].to_dict()
         config = {"trial_id": int(trial_id), "seed": r["seed"], "eta_h": r["eta_h"],
-                  **hyperparameter_entries({n: row[f"hp_{n}"] for n in names}, row)}
+                  **hyperparameter_entries(values(row, names, SAMPLED), row)}
         run = wandb.init(name=f"trial-{trial_id}", config=config, tags=list(logger.get("tags", [])), **common)
         for epoch in rows.itertuples():
             run.log({m: getattr(epoch, m) for m in EPOCH_METRICS if m in rows}, step=int(epoch.epoch))
@@ -46,7 +47,7 @@ def log_replicate_runs(job_dir: Path) -> int:
         run.finish()
     run = wandb.init(name="summary", config={k: v for k, v in r.items() if k not in ("config", "sampled_configs")},
                      tags=[*logger.get("tags", []), "replicate-summary"], **common)
-    for row in progress(rep.results, r["metric"], r["mode"]).itertuples():
+    for row in progress(rep.results, r).itertuples():
         run.log({f"best_{r['metric']}": row.best, "wallclock_s": row.wallclock_s,
                  "device_s": row.device_s}, step=int(row.epochs))
     measures = replicate_measures(rep)

@@ -12,10 +12,11 @@ def available() -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
 
 
-def build(task_cfg):
-    """The Task object from a task config node (or dict)."""
+def build(task_cfg, data_cache: dict | None = None):
+    """The Task object from a task config node (or dict); `data_cache`: see Task.use_data_cache."""
     cfg = OmegaConf.to_container(task_cfg, resolve=True) if OmegaConf.is_config(task_cfg) else dict(task_cfg)
-    return instantiate(cfg, _convert_="all")
+    task = instantiate(cfg, _convert_="all")
+    return task if data_cache is None else task.use_data_cache(data_cache)
 
 
 def config(name: str, **overrides):
@@ -34,4 +35,5 @@ def load(name: str, hparams: dict | None = None, shuffle_seed: int = 0, **overri
     """(module, datamodule) for a task, for notebooks and tests:
     module, data = ohgw.tasks.load("digits")"""
     task = build(config(name, **overrides))
-    return task.module(hparams), task.datamodule(shuffle_seed)
+    module = task.module(hparams)
+    return module, task.datamodule(shuffle_seed, batch_size=module.hp["batch_size"])

@@ -9,21 +9,22 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ohgw import optimizers
 from ohgw.errors import ConfigError
-from ohgw.hparams import REQUIRED
-from ohgw.space import SearchSpace
+from ohgw.hyperparams import optimizers
+from ohgw.hyperparams.dropout import live_rates
+from ohgw.hyperparams.registry import ROLES, Hyperparameters
+from ohgw.hyperparams.space import SearchSpace
 from ohgw.tasks.module import HyperModule
-
-# Splits loaded by this process, kept only where a long-lived process asks for it by
-# setting a dict here (the fork server): the trials it forks inherit the data.
-DATA_CACHE: dict | None = None
 
 
 class Task:
+    # network arguments the network exposes as HyperDropout rates (a warm-start may move them)
+    live_rates: tuple = ()
+
     def __init__(self, name: str, tau: float, metric: str, mode: str, max_epochs: int,
                  batch_size: int, optimizer: str, rungs: dict, search_space: dict,
-                 fixed: dict | None = None, data_seed: int = 0):
+                 roles=ROLES, network: dict | None = None, fixed: dict | None = None,
+                 data_seed: int = 0):
         self.name = name
         if not 0.0 <= float(tau) <= 1.0:
             raise ConfigError(f"task.tau must be a score in [0, 1], got {tau}")
@@ -35,12 +36,22 @@ class Task:
         self.max_epochs, self.batch_size = int(max_epochs), int(batch_size)
         self.rungs = dict(rungs)
         self.space = SearchSpace.from_config(search_space)
-        self.fixed = {k: float(v) for k, v in (fixed or {}).items()}
+        self.fixed = dict(fixed or {})
         self.data_seed = int(data_seed)
-        self._splits = None  # read once per task object: see cached_splits
-        missing = [k for k in REQUIRED if k not in self.space and k not in self.fixed]
-        if missing:
-            raise ConfigError(f"task {name}: no value for {missing} (add to search_space or fixed)")
+        self.hyperparameters = Hyperparameters(name, tuple(roles), dict(network or {}),
+                                               frozenset(self.live_rates),
+                                               {"batch_size": self.batch_size, "optimizer": optimizer})
+        self.hyperparameters.check(self.space.names, "search_space")
+        self.hyperparameters.check(self.fixed, "fixed")
+        both = sorted(set(self.space.names) & set(self.fixed))
+        if both:
+            raise ConfigError(f"task {name}: {both} both searched and fixed; keep one")
+        for p in self.space:
+            if p.name == "optimizer" and p.kind == "choice":
+                for kind in p.choices:
+                    optimizers.check(kind)
+        self._data_cache = None  # see use_data_cache
+        self._splits = None
 
     # -- provided by each task ------------------------------------------------
     def check_data(self) -> None:
@@ -50,43 +61,61 @@ class Task:
         """(x_train, y_train), (x_val, y_val), (x_test, y_test) as tensors."""
         raise NotImplementedError
 
-    def network(self) -> torch.nn.Module:
+    def network(self, **network_args) -> torch.nn.Module:
+        """The model, built with the task's network arguments (task.network, searched or not)."""
         raise NotImplementedError
 
     def augmentation(self):
         raise NotImplementedError
 
     # -- shared ----------------------------------------------------------------
-    def default_hparams(self) -> dict:
-        """Centre of the search space, plus the fixed values."""
-        centre = {p.name: (p.low + p.high) / 2 if p.kind != "choice" else p.choices[0]
-                  for p in self.space}
-        return {**centre, **self.fixed}
+    def hparams(self, sampled: dict | None = None) -> dict:
+        """Every hyperparameter a trial of this task trains with: `sampled` over the fixed
+        values, over the space's midpoints, over the defaults (ohgw.hyperparams.registry)."""
+        sampled = dict(sampled or {})
+        self.hyperparameters.check(sampled, "hparams")
+        given = {**{p.name: p.midpoint() for p in self.space}, **self.fixed, **sampled}
+        return self.hyperparameters.resolve(given)
 
     def module(self, hparams: dict | None = None) -> HyperModule:
-        hp = {**self.default_hparams(), **(hparams or {})}
-        return HyperModule(self.network(), hp, self.space, self.augmentation(), self.max_epochs,
-                           self.optimizer)
+        hp = self.hparams(hparams)
+        net = self.network(**{k: hp[k] for k in self.hyperparameters.network})
+        if live_rates(net) != set(self.live_rates):  # the class's declaration is wrong
+            raise RuntimeError(f"task {self.name}: live_rates says {sorted(self.live_rates)}, the "
+                               f"network has {sorted(live_rates(net))}")
+        return HyperModule(net, hp, self.space, self.hyperparameters, self.augmentation(), self.max_epochs,
+                           self.steps_per_epoch(hp["batch_size"]))
 
-    def datamodule(self, shuffle_seed: int = 0) -> "TensorDataModule":
+    def steps_per_epoch(self, batch_size: int) -> int:
+        (x, _), *_ = self.cached_splits()
+        return max(1, len(x) // int(batch_size))  # the loader drops the last partial batch
+
+    def datamodule(self, shuffle_seed: int = 0, batch_size: int | None = None) -> "TensorDataModule":
         self.check_data()
-        return TensorDataModule(*self.cached_splits(), batch_size=self.batch_size, shuffle_seed=shuffle_seed)
+        return TensorDataModule(*self.cached_splits(), batch_size=int(batch_size or self.batch_size),
+                                shuffle_seed=shuffle_seed)
+
+    def use_data_cache(self, cache: dict) -> "Task":
+        """Keep the splits in `cache`, shared by every task object of the same setting: a
+        long-lived process (the fork server) loads each once, and the trials it forks inherit it."""
+        self._data_cache = cache
+        return self
 
     def cached_splits(self):
         """The splits, read once per task object (a network may need the data's shape before
-        the data module is built); where a long-lived process keeps DATA_CACHE, once per task
-        setting."""
+        the data module is built); with a data cache, once per task setting."""
         if self._splits is None:
-            if DATA_CACHE is None:
+            if self._data_cache is None:
                 self._splits = self.splits()
             else:
                 # every setting but the search space (and private, derived state), so that
                 # tasks differing in any of them never share
                 key = (type(self).__qualname__,
-                       repr({k: v for k, v in vars(self).items() if k != "space" and not k.startswith("_")}))
-                if key not in DATA_CACHE:
-                    DATA_CACHE[key] = self.splits()
-                self._splits = DATA_CACHE[key]
+                       repr({k: v for k, v in vars(self).items()
+                             if k not in ("space", "hyperparameters") and not k.startswith("_")}))
+                if key not in self._data_cache:
+                    self._data_cache[key] = self.splits()
+                self._splits = self._data_cache[key]
         return self._splits
 
 

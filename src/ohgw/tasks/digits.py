@@ -3,11 +3,15 @@ import numpy as np
 from sklearn.datasets import load_digits
 from torch import nn
 
+from ohgw.errors import ConfigError
+from ohgw.hyperparams.dropout import HyperDropout
 from ohgw.tasks.augment import ImageAugment
 from ohgw.tasks.base import Task, as_tensors, stratified_split
 
 
 class DigitsTask(Task):
+    live_rates = ("dropout",)
+
     def __init__(self, split=(0.6, 0.2, 0.2), **kwargs):
         super().__init__(**kwargs)
         self.split = tuple(split)
@@ -20,11 +24,25 @@ class DigitsTask(Task):
         parts = stratified_split(y, val_frac, test_frac, self.data_seed)
         return as_tensors(*((x[i], y[i]) for i in parts))
 
-    def network(self) -> nn.Module:
+    def network(self, layers: int = 3, width: int = 32, dropout: float = 0.0) -> nn.Module:
+        """`layers` conv blocks (conv-BN-ReLU) of `width` channels, the last of 2 x width, a
+        max-pool after the second (after the first when there are two), global average pooling,
+        dropout, a linear head. layers=3 is the original small CNN."""
+        if int(layers) != layers or layers < 2:
+            raise ConfigError(f"task {self.name}: layers must be an integer >= 2, got {layers}")
+
         def block(c_in, c_out):
             return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-        return nn.Sequential(*block(1, 32), *block(32, 32), nn.MaxPool2d(2), *block(32, 64),
-                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+        widths = [width] * (int(layers) - 1) + [2 * width]
+        stack, c_in = [], 1
+        for i, c_out in enumerate(widths):
+            stack += block(c_in, c_out)
+            if i == min(1, len(widths) - 2):
+                stack.append(nn.MaxPool2d(2))
+            c_in = c_out
+        return nn.Sequential(*stack, nn.AdaptiveAvgPool2d(1), nn.Flatten(), HyperDropout("dropout", dropout),
+                             nn.Linear(c_in, 10))
 
     def augmentation(self):
         return ImageAugment(max_shift=0.2, noise_std=0.3)

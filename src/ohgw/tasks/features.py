@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ohgw.errors import ConfigError, DataMissingError
+from ohgw.hyperparams.dropout import HyperDropout
 from ohgw.tasks.base import Task, as_tensors, stratified_split
 
 TABULAR = ("breast_cancer", "wine", "iris")
@@ -26,10 +27,11 @@ class FeatureNoise:
 
 class FeatureTask(Task):
     """Subclasses give the examples and turn them into features."""
+    live_rates = ("dropout",)
 
-    def __init__(self, hidden: int, noise_std: float, split=(0.6, 0.2, 0.2), **kwargs):
+    def __init__(self, noise_std: float, split=(0.6, 0.2, 0.2), **kwargs):
         super().__init__(**kwargs)
-        self.hidden, self.noise_std, self.split = int(hidden), float(noise_std), tuple(split)
+        self.noise_std, self.split = float(noise_std), tuple(split)
 
     def examples(self) -> tuple[np.ndarray, np.ndarray]:
         """(raw examples, int64 labels 0..C-1)."""
@@ -51,10 +53,16 @@ class FeatureTask(Task):
         (x, y), *_ = self.cached_splits()
         return x.shape[1], int(y.max()) + 1
 
-    def network(self):
+    def network(self, hidden: int = 64, layers: int = 2, dropout: float = 0.0):
+        """`layers` hidden layers of `hidden` units (Linear-ReLU-dropout), a linear head."""
+        if int(layers) != layers or layers < 1 or int(hidden) != hidden or hidden < 1:
+            raise ConfigError(f"task {self.name}: layers and hidden must be integers >= 1, got {layers}, {hidden}")
         n_in, n_out = self.shape()
-        return nn.Sequential(nn.Linear(n_in, self.hidden), nn.ReLU(), nn.Linear(self.hidden, self.hidden),
-                             nn.ReLU(), nn.Linear(self.hidden, n_out))
+        stack = []
+        for _ in range(int(layers)):
+            stack += [nn.Linear(n_in, int(hidden)), nn.ReLU(), HyperDropout("dropout", dropout)]
+            n_in = int(hidden)
+        return nn.Sequential(*stack, nn.Linear(n_in, n_out))
 
     def augmentation(self):
         return FeatureNoise(self.noise_std)

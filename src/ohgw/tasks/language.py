@@ -68,11 +68,11 @@ class ByteTransformer(nn.Module):
 
 
 class PythonDocsTask(Task):
-    def __init__(self, data_dir: str, seq_len: int, width: int, depth: int, heads: int, noise_std: float,
-                 split=(0.8, 0.1, 0.1), train_size: int | None = None, **kwargs):
+    def __init__(self, data_dir: str, seq_len: int, noise_std: float, split=(0.8, 0.1, 0.1),
+                 train_size: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.data_dir = Path(data_dir)
-        self.seq_len, self.width, self.depth, self.heads = int(seq_len), int(width), int(depth), int(heads)
+        self.seq_len = int(seq_len)
         self.noise_std, self.split, self.train_size = float(noise_std), tuple(split), train_size
 
     def _files(self) -> list[Path]:
@@ -97,8 +97,8 @@ class PythonDocsTask(Task):
         n = len(data) // (self.seq_len + 1)
         return data[: n * (self.seq_len + 1)].reshape(n, self.seq_len + 1)
 
-    def network(self):
-        return ByteTransformer(self.seq_len, self.width, self.depth, self.heads)
+    def network(self, width: int = 128, depth: int = 2, heads: int = 4):
+        return ByteTransformer(self.seq_len, int(width), int(depth), int(heads))
 
     def augmentation(self):
         return TokenNoise(self.noise_std)

@@ -1,18 +1,20 @@
-"""The LightningModule every task trains: a network plus the hyperparameters psi
-(search-space scale) that the warm-start may change before training starts."""
+"""The LightningModule every task trains: a network plus the hyperparameters psi that the
+warm-start may change before training starts. What each hyperparameter does is defined in
+ohgw.hyperparams (objective, optimizers, schedule, dropout); this only applies them."""
 from __future__ import annotations
 
 import copy
-import math
 from typing import Callable
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 
-from ohgw import optimizers
-from ohgw.hparams import smoothed_cross_entropy
-from ohgw.space import SearchSpace
+from ohgw.hyperparams import dropout, optimizers
+from ohgw.hyperparams.objective import training_loss
+from ohgw.hyperparams.registry import Hyperparameters
+from ohgw.hyperparams.schedule import lr_factor
+from ohgw.hyperparams.space import SearchSpace
 
 
 class Diverged(RuntimeError):
@@ -21,29 +23,37 @@ class Diverged(RuntimeError):
 
 class HyperModule(L.LightningModule):
     def __init__(self, network: torch.nn.Module, hparams: dict, search_space: SearchSpace,
-                 augment: Callable, max_epochs: int, optimizer: str):
+                 accepts: Hyperparameters, augment: Callable | None, max_epochs: int, steps_per_epoch: int):
         super().__init__()
         self.net = network
-        self.optimizer_name = optimizer  # one of ohgw.optimizers.OPTIMIZERS
-        self.hp = {k: float(v) for k, v in hparams.items()}  # psi: current values
+        self.hp = dict(hparams)  # psi: every hyperparameter's current value
         self.search_space = search_space
+        self.accepts = accepts   # the task's roles and live network arguments
         self.augment = augment
-        # The cosine schedule spans the task's maximum epochs, never the `epochs` cap
-        # that promotion-type schedulers rewrite at each resume.
-        self.schedule_epochs = max_epochs
+        # The schedule spans the task's maximum epochs, never the `epochs` cap that
+        # promotion-type schedulers rewrite at each resume.
+        self.schedule_epochs, self.steps_per_epoch = int(max_epochs), int(steps_per_epoch)
+        dropout.set_rates(self.net, self.hp)
+
+    @property
+    def optimizer_name(self) -> str:
+        return self.hp["optimizer"]
+
+    @property
+    def total_steps(self) -> int:
+        return self.schedule_epochs * self.steps_per_epoch
 
     def meta_copy(self) -> "HyperModule":
         """The same module on the meta device (shapes only), for counting FLOPs."""
-        return HyperModule(copy.deepcopy(self.net).to("meta"), self.hp, self.search_space,
-                           self.augment, self.schedule_epochs, self.optimizer_name)
+        return HyperModule(copy.deepcopy(self.net).to("meta"), self.hp, self.search_space, self.accepts,
+                           self.augment, self.schedule_epochs, self.steps_per_epoch)
 
     def forward(self, x):
         return self.net(x)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        logits = self(self.augment(x, self.hp["aug_magnitude"]))
-        loss = smoothed_cross_entropy(logits, y, self.hp["label_smoothing"])
+        loss = training_loss(self, x, y, self.hp)
         if not torch.isfinite(loss):
             raise Diverged(f"training loss is {loss.item()} at epoch {self.current_epoch + 1}, "
                            f"step {batch_idx}")
@@ -77,28 +87,30 @@ class HyperModule(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = optimizers.make(self.optimizer_name, self.parameters(), self.hp)
-        total = self.schedule_epochs
-        cosine = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda epoch: 0.5 * (1 + math.cos(math.pi * min(epoch, total) / total)))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "epoch"}}
+        # the factor reads psi when it is called: a warm-started warm-up applies from then on
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, self.total_steps, self.hp.get("warmup", 0.0)))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
-    def lr_scale(self) -> float:
-        """Current factor of the LR schedule (1 during the first epoch)."""
-        scheduler = self.trainer.lr_scheduler_configs[0].scheduler
-        return scheduler.get_last_lr()[0] / scheduler.base_lrs[0]
+    def lr_factor(self) -> float:
+        """The LR schedule's factor for the coming optimizer step."""
+        return lr_factor(self.trainer.global_step, self.total_steps, self.hp.get("warmup", 0.0))
 
     def apply_hparams(self, psi: dict) -> None:
-        """Train from now on with psi: optimizer groups, schedule base, loss, augmentation."""
-        self.hp.update({k: float(v) for k, v in psi.items()})
-        settings = optimizers.settings(self.optimizer_name, self.hp)
-        scale = self.lr_scale()
+        """Train from now on with psi: optimizer groups and schedule base, loss, augmentation
+        and dropout rates (which read self.hp)."""
+        self.hp.update(psi)
+        dropout.set_rates(self.net, self.hp)
+        group = optimizers.param_group(self.optimizer_name, self.hp)
+        factor = self.lr_factor()
         scheduler = self.trainer.lr_scheduler_configs[0].scheduler
-        for i, group in enumerate(self.trainer.optimizers[0].param_groups):
-            group.update(settings, lr=settings["lr"] * scale, initial_lr=settings["lr"])
-            scheduler.base_lrs[i] = settings["lr"]
+        for i, g in enumerate(self.trainer.optimizers[0].param_groups):
+            g.update(group, lr=group["lr"] * factor, initial_lr=group["lr"])
+            scheduler.base_lrs[i] = group["lr"]
 
     def on_save_checkpoint(self, checkpoint):
         checkpoint["ohgw_hp"] = dict(self.hp)
 
     def on_load_checkpoint(self, checkpoint):
         self.hp = dict(checkpoint["ohgw_hp"])
+        dropout.set_rates(self.net, self.hp)

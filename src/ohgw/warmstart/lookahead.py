@@ -1,10 +1,13 @@
 """The one-step lookahead objective F(psi) = L_val(w1(psi); B2) and its gradient.
 
 w1(psi) is the weights after ONE step of the task's optimizer (PyTorch's SGD or AdamW
-update, ohgw.optimizers) from the module's current weights on the training batch B1, with the
-training loss at psi (label smoothing, augmentation at magnitude psi). The step is
+update, ohgw.hyperparams.optimizers, at the LR schedule's factor for that step) from the
+module's current weights on the training batch B1, with the training objective at psi
+(ohgw.hyperparams.objective: augmentation, dropout rates, label smoothing). The step is
 functional: the module's parameters, buffers and the optimizer state are never modified.
-Both forward passes run in training mode.
+Both forward passes run in training mode; the validation pass without dropout.
+
+Gradients are taken on the search-space scale (log10 of the value for a `log` domain).
 """
 from __future__ import annotations
 
@@ -12,73 +15,90 @@ import math
 from typing import Mapping
 
 import torch
-import torch.nn.functional as F
-from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
-from ohgw import optimizers
-from ohgw.hparams import cross_entropy_terms, smoothed, smoothed_cross_entropy
+from ohgw.hyperparams import optimizers
+from ohgw.hyperparams.objective import lookahead_validation_loss, training_loss, training_terms
+from ohgw.hyperparams.loss import smoothed
+from ohgw.hyperparams.schedule import lr_factor
+
+# how a hyper-gradient was obtained (results column hgvia_<name>)
+AUTOGRAD, PATHWISE, CENTRAL_DIFFERENCE = "autograd", "pathwise", "central_difference"
 
 
 def lookahead_loss(module, train_batch, val_batch, hparams: Mapping, *,
-                   optimizer_state: Mapping[str, dict] | None = None,
-                   lr_scale: float = 1.0) -> torch.Tensor:
+                   optimizer_state: Mapping[str, dict] | None = None, step: int = 0) -> torch.Tensor:
     """F(psi) as a scalar tensor, differentiable in any entry of `hparams` that is a tensor
     requiring grad. `hparams` may be partial: missing values come from `module.hp`.
     `optimizer_state` (parameter name -> the optimizer's state for it, as in
-    `ohgw.optimizers.state_by_name`) continues a run in progress; None is the first step.
-    `lr_scale` is the LR schedule's current factor."""
-    return _lookahead(module, train_batch, val_batch, hparams, optimizer_state, lr_scale,
-                      create_graph=True)
+    `ohgw.hyperparams.optimizers.state_by_name`) continues a run in progress; None is the
+    first step. `step` is the optimizer step about to be taken (for the LR schedule)."""
+    return _lookahead(module, train_batch, val_batch, hparams, optimizer_state, step, create_graph=True)
 
 
-def _lookahead(module, train_batch, val_batch, hparams, optimizer_state, lr_scale, create_graph):
+def _lookahead(module, train_batch, val_batch, hparams, optimizer_state, step, create_graph):
     with _train_mode(module):
-        hp = _as_tensors(module, hparams)
-        w1, buffers = _one_step(module, train_batch, hp, optimizer_state, lr_scale, create_graph)
-        return _val_loss(module, w1, buffers, val_batch)
+        psi, _ = _as_tensors(module, hparams)
+        params = _trainable(module)
+        x, y = train_batch
+        buffers = _buffers(module)
+        loss = training_loss(module, x, y, psi, params, buffers)
+        grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
+        w1 = _optimizer_step(module, params, grads, psi, optimizer_state, step)
+        return lookahead_validation_loss(module, *val_batch, w1, buffers)
 
 
 class HyperGradient(dict):
-    """dF/dpsi per hyperparameter (a plain dict of floats) plus how it was obtained."""
+    """dF/du per hyperparameter (u: its search-space scale; a plain dict of floats) plus how
+    each was obtained."""
 
-    def __init__(self, grads: dict, finite_difference: tuple, loss: float):
+    def __init__(self, grads: dict, methods: dict, loss: float):
         super().__init__(grads)
-        self.finite_difference = finite_difference  # names computed by central differences
-        self.loss = loss                            # F(psi)
+        self.methods = methods  # name -> AUTOGRAD | PATHWISE | CENTRAL_DIFFERENCE
+        self.loss = loss        # F(psi)
+
+    @property
+    def finite_difference(self) -> tuple:
+        return tuple(n for n, m in self.methods.items() if m == CENTRAL_DIFFERENCE)
 
 
 def hypergradient(module, train_batch, val_batch, hparams: Mapping, *, names=None,
-                  optimizer_state=None, lr_scale: float = 1.0,
-                  fd_step: float = 1e-3) -> HyperGradient:
-    """dF/dpsi for `names` (default: every continuous hyperparameter of the module's search
-    space) by autograd; hyperparameters the space marks non-differentiable use a central
-    difference of F with step `fd_step` x their range, on the same batches and draws."""
-    by_autograd, by_fd = _split(module.search_space, names)
+                  optimizer_state=None, step: int = 0, fd_step: float = 1e-3) -> HyperGradient:
+    """dF/du for `names` (default: every hyperparameter of the module's search space that a
+    warm-start can move) by autograd; those the space marks non-differentiable use a central
+    difference of F with step `fd_step` x their range, on the same batches and draws.
+    Dropout rates get the pathwise derivative with the masks held fixed (hyperparams.dropout)."""
+    by_autograd, by_fd = _split(module, names)
     rng = _rng_state_on(next(module.parameters()).device)
     with _restored_rng(module, rng):
-        loss, raw = _autograd_part(module, train_batch, val_batch, hparams, by_autograd,
-                                   optimizer_state, lr_scale)
+        loss, raw = _autograd_part(module, train_batch, val_batch, hparams, by_autograd, optimizer_state, step)
     # no path (momentum on the first step): the gradient is exactly zero
     grads = {n: 0.0 if g is None else g.item() for n, g in raw.items()}
     space = module.search_space
     for n in by_fd:
         grads[n] = _central_difference(module, train_batch, val_batch, hparams, n,
-                                       fd_step * space[n].range, optimizer_state, lr_scale, rng)
-    return HyperGradient({n: grads[n] for n in by_autograd + by_fd}, tuple(by_fd), loss.item())
+                                       fd_step * space[n].range, optimizer_state, step, rng)
+    methods = {n: PATHWISE if module.accepts.role(n) == "network" else AUTOGRAD for n in by_autograd}
+    methods.update({n: CENTRAL_DIFFERENCE for n in by_fd})
+    return HyperGradient({n: grads[n] for n in by_autograd + by_fd}, methods, loss.item())
+
+
+def movable(module) -> list[str]:
+    """The search space's hyperparameters a warm-start can move: continuous ones whose role
+    allows it (not a network argument that only shapes the network)."""
+    return [n for n in module.search_space.continuous if module.accepts.movable(n)]
 
 
 def hypergradient_flops(module, train_batch, val_batch, hparams: Mapping, *, names=None) -> int:
     """FLOPs of `hypergradient` (first step) with these shapes, counted on the meta device:
     no compute, no time taken from the trial."""
-    by_autograd, by_fd = _split(module.search_space, names)
+    by_autograd, by_fd = _split(module, names)
     meta = module.meta_copy()
-
     args = (meta, _to_meta(train_batch), _to_meta(val_batch))
     with FlopCounterMode(display=False) as counter:
-        _autograd_part(*args, hparams, by_autograd, None, 1.0)
+        _autograd_part(*args, hparams, by_autograd, None, 0)
         for _ in range(2 * len(by_fd)):
-            _lookahead(*args, hparams, None, 1.0, create_graph=False)
+            _lookahead(*args, hparams, None, 0, create_graph=False)
     return counter.get_total_flops()
 
 
@@ -86,105 +106,115 @@ def _to_meta(tensors):
     return [t.to("meta") for t in tensors]
 
 
-def _split(space, names):
-    names = list(space.continuous if names is None else names)
+def _split(module, names):
+    space = module.search_space
+    names = list(movable(module) if names is None else names)
     return [n for n in names if space[n].differentiable], [n for n in names if not space[n].differentiable]
 
 
-def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, optimizer_state, lr_scale):
-    """F and dF/dpsi as tensors (None where psi has no path to F)."""
+def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, optimizer_state, step):
+    """F and dF/du as tensors (None where u has no path to F)."""
     with _train_mode(module):
-        psi = _as_tensors(module, hparams, requires_grad=by_autograd)
+        psi, leaves = _as_tensors(module, hparams, requires_grad=by_autograd)
         params = _trainable(module)
         grads, buffers = _training_gradient(module, params, train_batch, psi, by_autograd)
-        w1 = optimizers.step(module.optimizer_name, params, grads, psi, optimizer_state, lr_scale)
+        w1 = _optimizer_step(module, params, grads, psi, optimizer_state, step)
         # Backpropagate in two phases: dF/dw1 first, then the cheap elementwise step into psi.
         w1_leaf = {k: v.detach().requires_grad_() for k, v in w1.items()}
-        loss = _val_loss(module, w1_leaf, buffers, val_batch)
+        loss = lookahead_validation_loss(module, *val_batch, w1_leaf, buffers)
         dloss_dw1 = torch.autograd.grad(loss, list(w1_leaf.values()))
         if not by_autograd:
             return loss.detach(), {}
-        raw = torch.autograd.grad(list(w1.values()), [psi[n] for n in by_autograd],
+        raw = torch.autograd.grad(list(w1.values()), [leaves[n] for n in by_autograd],
                                   grad_outputs=dloss_dw1, allow_unused=True)
         return loss.detach(), dict(zip(by_autograd, raw))
 
 
 def _training_gradient(module, params, train_batch, psi, by_autograd):
     """The training gradient g at psi, with the training graph already freed (so the
-    validation pass runs at a training step's memory), as tensors whose derivatives in label
-    smoothing and augmentation magnitude are exact at psi: g + (s - s0) dg/ds + (m - m0) dg/dm.
+    validation pass runs at a training step's memory), as tensors whose derivatives in the
+    hyperparameters acting through the training pass are exact at psi:
+    g + sum_h (h - h0) dg/dh.
 
     The loss is linear in label smoothing, so dg/ds is a first-order gradient (of the
-    uniform term minus the plain one). Only the magnitude needs a second-order pass."""
-    smoothing, magnitude = psi["label_smoothing"], psi["aug_magnitude"]
-    m_leaf = magnitude.detach().requires_grad_("aug_magnitude" in by_autograd)
+    uniform term minus the plain one). A hyperparameter acting on the forward pass (the
+    augmentation's magnitude, a dropout rate) needs a second-order pass: dg/dh is the
+    gradient in the weights of dL/dh."""
+    forward = [n for n in by_autograd if module.accepts.forward_acting(n)]
+    # the training pass sees leaves of its own for those, so that their dg/dh can be taken
+    # apart from the step; everything else enters it as a constant
+    leaves = {n: psi[n].detach().requires_grad_() for n in forward}
+    at = {k: (v.detach() if torch.is_tensor(v) else v) for k, v in psi.items()} | leaves
     x, y = train_batch
-    logits, buffers = _training_forward(module, params, x, m_leaf)
-    nll, uniform = cross_entropy_terms(logits, y)
-    loss = smoothed(nll, uniform, smoothing.detach())
+    buffers = _buffers(module)
+    nll, uniform = training_terms(module, x, y, at, params, buffers)
+    smoothing = at.get("label_smoothing")
+    loss = smoothed(nll, uniform, smoothing) if smoothing is not None else nll
     weights = list(params.values())
-    slopes = []  # (hyperparameter, dg/dhyperparameter)
+    slopes = []  # (hyperparameter value, dg/dh)
     if "label_smoothing" in by_autograd:
-        slopes.append((smoothing, torch.autograd.grad(uniform - nll, weights, retain_graph=True)))
-    if m_leaf.requires_grad:
-        *grads, dloss_dm = torch.autograd.grad(loss, weights + [m_leaf], create_graph=True)
-        slopes.append((magnitude, torch.autograd.grad(dloss_dm, weights)))
+        slopes.append((psi["label_smoothing"], torch.autograd.grad(uniform - nll, weights, retain_graph=True)))
+    if leaves:
+        both = torch.autograd.grad(loss, weights + list(leaves.values()), create_graph=True)
+        grads, dloss_dh = both[:len(weights)], both[len(weights):]
+        for i, (name, d) in enumerate(zip(leaves, dloss_dh)):
+            slope = torch.autograd.grad(d, weights, retain_graph=i < len(leaves) - 1, allow_unused=True)
+            slopes.append((psi[name], [torch.zeros_like(w) if s is None else s for s, w in zip(slope, weights)]))
         grads = [g.detach() for g in grads]
     else:
         grads = torch.autograd.grad(loss, weights)
-    for hp, slope in slopes:
-        at_zero = hp - hp.detach()  # value 0, derivative 1 in hp
+    for value, slope in slopes:
+        at_zero = value - value.detach()  # value 0, derivative 1 in the hyperparameter
         grads = [g + at_zero * d for g, d in zip(grads, slope)]
     return grads, buffers
 
 
-def _central_difference(module, train_batch, val_batch, hparams, name, h, optimizer_state, lr_scale, rng):
+def _optimizer_step(module, params, grads, psi, optimizer_state, step):
+    factor = lr_factor(step, module.total_steps, psi["warmup"]) if "warmup" in psi else \
+        lr_factor(step, module.total_steps)
+    return optimizers.step(module.optimizer_name, params, grads, psi, optimizer_state, factor)
+
+
+def _central_difference(module, train_batch, val_batch, hparams, name, h, optimizer_state, step, rng):
     values = []
+    spec = module.search_space[name]
     base = {**module.hp, **hparams}
+    u = spec.to_scale(float(base[name]))
     for sign in (1, -1):
-        shifted = {**base, name: float(base[name]) + sign * h}
+        shifted = {**base, name: spec.from_scale(u + sign * h)}
         with _restored_rng(module, rng):
-            values.append(_lookahead(module, train_batch, val_batch, shifted, optimizer_state, lr_scale,
+            values.append(_lookahead(module, train_batch, val_batch, shifted, optimizer_state, step,
                                      create_graph=False).item())
     return (values[0] - values[1]) / (2 * h)
-
-
-def _one_step(module, train_batch, hp, optimizer_state, lr_scale, create_graph):
-    """Weights after one optimizer step at hp, as a name -> tensor dict, and the buffers used."""
-    params = _trainable(module)
-    x, y = train_batch
-    logits, buffers = _training_forward(module, params, x, hp["aug_magnitude"])
-    loss = smoothed_cross_entropy(logits, y, hp["label_smoothing"])
-    grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
-    return optimizers.step(module.optimizer_name, params, grads, hp, optimizer_state, lr_scale), buffers
 
 
 def _trainable(module) -> dict:
     return {n: p for n, p in module.named_parameters() if p.requires_grad}
 
 
-def _training_forward(module, params, x, magnitude):
-    """Logits of the augmented training batch with weights `params`, and the buffers used:
-    copies, because BatchNorm updates its running stats in place in training mode."""
-    buffers = {n: b.clone() for n, b in module.named_buffers()}
-    return functional_call(module, (params, buffers), (module.augment(x, magnitude),)), buffers
-
-
-def _val_loss(module, weights, buffers, val_batch):
-    x, y = val_batch
-    return F.cross_entropy(functional_call(module, (weights, buffers), (x,)), y)
+def _buffers(module) -> dict:
+    """Copies of the buffers: BatchNorm updates its running stats in place in training mode."""
+    return {n: b.clone() for n, b in module.named_buffers()}
 
 
 def _as_tensors(module, hparams, requires_grad=()):
+    """(psi, leaves): every continuous value as a tensor of the module's dtype (discrete ones
+    as they are), and for the names in `requires_grad` the leaf u on the search-space scale
+    that psi's value is computed from (value = 10**u on a log domain)."""
     ref = next(module.parameters())
-    out = {}
+    space = module.search_space
+    psi, leaves = {}, {}
     for name, value in {**module.hp, **hparams}.items():
-        if torch.is_tensor(value):
-            out[name] = value
+        if torch.is_tensor(value) or not isinstance(value, float):
+            psi[name] = value
+        elif name in requires_grad:
+            spec = space[name]
+            leaves[name] = torch.tensor(spec.to_scale(value), dtype=ref.dtype, device=ref.device,
+                                        requires_grad=True)
+            psi[name] = spec.from_scale(leaves[name])
         else:
-            out[name] = torch.tensor(float(value), dtype=ref.dtype, device=ref.device,
-                                     requires_grad=name in requires_grad)
-    return out
+            psi[name] = torch.tensor(value, dtype=ref.dtype, device=ref.device)
+    return psi, leaves
 
 
 class _train_mode:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ohgw.errors import ConfigError
-from ohgw.space import SearchSpace
+from ohgw.hyperparams.space import SearchSpace
 
 DIRECTIONS = ("none", "hypergradient", "random")
 STEP_MODES = ("raw", "normalized")
@@ -41,25 +41,32 @@ class WarmStart:
     def active(self) -> bool:
         return self.direction != "none"
 
-    def targets(self, space: SearchSpace) -> list[str]:
-        """Hyperparameters this variant moves: continuous and not masked."""
+    def targets(self, space: SearchSpace, movable=lambda name: True) -> list[str]:
+        """Hyperparameters this variant moves: continuous, movable by their role (`movable`,
+        e.g. Hyperparameters.movable) and not masked."""
         unknown = sorted(set(self.mask) - set(space.names))
         if unknown:
             raise ConfigError(f"warmstart.mask names unknown hyperparameter(s) {unknown}; "
                               f"the search space has {space.names}")
-        return [n for n in space.continuous if n not in self.mask]
+        return [n for n in space.continuous if movable(n) and n not in self.mask]
 
-    def check(self, space: SearchSpace) -> bool:
+    def check(self, space: SearchSpace, movable=lambda name: True) -> bool:
         """Validate against the task's space; False (with one warning) when there is
-        nothing to move, so the replicate runs as the baseline and records it."""
-        if self.active and not self.targets(space):
+        nothing to move, so the replicate runs as the baseline and records it. A discrete
+        (or otherwise unmovable) name in the mask gets a warning: it is never moved anyway."""
+        fixed = [n for n in self.mask if n in space and not (space[n].continuous and movable(n))]
+        if fixed:
+            warnings.warn(f"warmstart.mask: {fixed} are never moved by a warm-start anyway "
+                          f"(discrete, or a network argument that only shapes the network)", stacklevel=2)
+        if self.active and not self.targets(space, movable):
             warnings.warn(f"warm-start {self.name!r}: the search space has no continuous "
                           f"hyperparameter left to move; running as baseline", stacklevel=2)
             return False
         return True
 
     def propose(self, psi: dict, grads: dict, space: SearchSpace, rng: np.random.Generator) -> dict:
-        """psi' = clip(psi + delta) over the target hyperparameters; others unchanged."""
+        """psi' = clip(psi + delta) on the search-space scale, over the hyperparameters in
+        `grads` (dF/du on that scale); every other one unchanged."""
         names = list(grads)
         g = np.array([grads[n] for n in names], dtype=float)
         ranges = np.array([space[n].range for n in names])
@@ -76,7 +83,9 @@ class WarmStart:
                 delta = direction * (np.linalg.norm(delta) / np.linalg.norm(direction))
         new = dict(psi)
         for n, d in zip(names, delta):
-            new[n] = space[n].clip(psi[n] + float(d))
+            spec = space[n]
+            u = min(max(spec.to_scale(psi[n]) + float(d), spec.scale_low), spec.scale_high)
+            new[n] = spec.clip(spec.from_scale(u))  # clip again: 10**log10(x) may leave [low, high]
         return new
 
 

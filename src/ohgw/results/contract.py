@@ -1,0 +1,137 @@
+"""The results contract: every field a replicate leaves on disk, defined once, with a schema
+version. Writers (the trial's reports, the tuner's recorder, the replicate record) and readers
+(analysis, wandb runs, the trial's logger, the latency tool) name fields through this module.
+
+A replicate's job directory holds:
+- results.csv: one ROW per reported epoch of a trial, with the trial's WARMSTART record and
+  the PER_HYPERPARAMETER columns of every searched hyperparameter;
+- replicate.json: the RECORD.
+
+Schema versions: 1 (before the registry: adjusted values in `ws_<name>`, the finite-difference
+flag in `ws_fd_<name>`; read by upgrading, see ohgw.results.io), 2 (this module).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    doc: str
+
+
+def _fields(*pairs) -> dict[str, Field]:
+    return {name: Field(name, doc) for name, doc in pairs}
+
+
+# -- results.csv: one row per reported epoch ------------------------------------------------
+ROW = _fields(
+    ("trial_id", "Syne Tune's trial id: 0, 1, ... in the order the trials started"),
+    ("epoch", "epochs this trial has trained, from 1 (the schedulers' resource)"),
+    ("decision", "the scheduler's decision on this report: CONTINUE, STOP or PAUSE"),
+    ("wallclock_s", "seconds of the tuning loop when the row reached the tuner"),
+    ("elapsed_s", "seconds of this trial's processes so far, start-up included, across pauses: "
+                  "its device-seconds"),
+    ("train_s", "seconds this trial spent inside training and validation epochs, across pauses"),
+    ("train_steps", "optimizer steps this trial has taken, across pauses"),
+    ("first_batch_s", "this process's start-up: from its launch to its first training epoch"),
+    ("train_loss", "mean training loss of the epoch (the training objective at psi')"),
+    ("val_loss", "validation cross-entropy after the epoch (eval mode)"),
+    ("val_acc", "validation accuracy after the epoch (examples, or tokens of sequences)"),
+    ("test_loss", "test cross-entropy after the epoch"),
+    ("test_acc", "test accuracy after the epoch"),
+)
+
+# -- results.csv: the trial's warm-start record, the same on every row of the trial --------
+WARMSTART = _fields(
+    ("ws_status", "baseline (nothing to do), applied, skipped_nan (non-finite hyper-gradient: "
+                  "trained with x) or no_continuous (nothing the variant could move)"),
+    ("ws_steps_applied", "hyper-steps applied"),
+    ("ws_steps_nan", "hyper-steps skipped for a non-finite hyper-gradient"),
+    ("ws_seconds", "seconds of the trial's warm-start, all hyper-steps"),
+    ("ws_flops", "FLOPs of the trial's warm-start (counted on the meta device)"),
+    ("ws_peak_mb", "peak memory of one hyper-step above the level before it, MiB"),
+    ("step_seconds", "seconds of one normal training step of this trial (the yardstick)"),
+    ("step_flops", "FLOPs of one training step (forward and backward)"),
+    ("step_peak_mb", "peak memory of one normal training step above the level before it, MiB"),
+)
+
+# -- results.csv: per searched hyperparameter <name> -----------------------------------------
+SAMPLED, ADJUSTED, HYPERGRADIENT, HG_METHOD = "hp_", "psi_", "hg_", "hgvia_"
+PER_HYPERPARAMETER = {
+    SAMPLED: "the sampled value x, as the scheduler proposed it",
+    ADJUSTED: "psi': the value the trial trained with after its warm-start (x where nothing moved "
+              "it: the baseline, a discrete hyperparameter)",
+    HYPERGRADIENT: "dF/du at x, u the search-space scale (the first hyper-step's); NaN where none "
+                   "was computed",
+    HG_METHOD: "how hg_ was obtained: autograd, pathwise (a dropout rate, masks held fixed) or "
+               "central_difference; empty where none was computed",
+}
+WARMSTART_STATUSES = ("baseline", "applied", "skipped_nan", "no_continuous")
+
+# -- replicate.json ----------------------------------------------------------------------------
+RECORD = _fields(
+    ("schema_version", "the version of this contract the replicate was written with"),
+    ("status", "running (from before the first trial), then complete or failed"),
+    ("error", "why it failed (type: message), else null"),
+    ("task", "the task's name"),
+    ("scheduler", "the scheduler's name"),
+    ("warmstart", "the warm-start variant's name"),
+    ("eta_h", "the variant's hyper-step size"),
+    ("seed", "the replicate seed"),
+    ("tau", "the target score of T@tau"),
+    ("metric", "the results.csv column the schedulers and T@tau read"),
+    ("test_metric", "the results.csv column of the same score on the test split"),
+    ("mode", "max or min: whether a larger metric is better"),
+    ("budget", "the budget asked for: epochs, trials, wallclock_s (null = no limit)"),
+    ("budget_used", "what was used: epochs, trials, wallclock_s, device_s"),
+    ("n_trials", "trials started"),
+    ("wallclock_s", "seconds of the tuning loop"),
+    ("best_val", "best metric over all rows"),
+    ("best_trial_id", "the trial of best_val"),
+    ("best_epoch", "the epoch of best_val"),
+    ("test_of_best", "test_metric at that row"),
+    ("sampled_configs", "every trial's sampled configuration, in start order"),
+    ("trial_status", "each trial's last status as Syne Tune saw it"),
+    ("runtime", "workers, accelerator, GPUs, threads per trial, FLOPs profile: resolved on the "
+                "machine that ran it"),
+    ("started_at", "UTC time the replicate started"),
+    ("finished_at", "UTC time it finished"),
+    ("key", "hash of the resolved config minus rerun.ignore: equal keys are the same replicate"),
+    ("comparison", "the key without seed and warm-start: replicates that may be compared"),
+    ("replaces", "earlier unfinished or failed attempts this replicate redoes"),
+    ("slurm", "Slurm job, array job, array task and restart count where it ran on Slurm"),
+    ("config", "the resolved Hydra config"),
+    ("python", "the Python version"),
+    ("git_commit", "the project's git commit, or unknown outside a checkout"),
+    ("versions", "versions of torch, lightning and syne-tune"),
+)
+# what a reader needs of a record before it can use the replicate
+REQUIRED_RECORD = ("status", "task", "scheduler", "warmstart", "eta_h", "seed", "tau", "metric",
+                   "mode", "budget")
+# what a reader needs in results.csv, besides the record's metric and test_metric columns
+REQUIRED_ROW = ("trial_id", "epoch", "wallclock_s", "elapsed_s")
+
+
+def column(prefix: str, name: str) -> str:
+    """The results.csv column of hyperparameter `name` under `prefix` (SAMPLED, ...)."""
+    return f"{prefix}{name}"
+
+
+def hyperparameters(columns, prefix: str = SAMPLED) -> list[str]:
+    """The hyperparameter names that have a `prefix` column, in column order."""
+    return [c[len(prefix):] for c in columns if c.startswith(prefix)]
+
+
+def values(row, names, prefix: str) -> dict:
+    """{name: row[<prefix><name>]} for the names whose column the row has."""
+    return {n: row[column(prefix, n)] for n in names if column(prefix, n) in row}
+
+
+def test_metric(metric: str) -> str:
+    """The test column of a validation metric: val_acc -> test_acc."""
+    return "test_" + metric[len("val_"):] if metric.startswith("val_") else f"test_{metric}"

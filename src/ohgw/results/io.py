@@ -1,0 +1,110 @@
+"""Reading and writing what a replicate leaves on disk (ohgw.results.contract): results.csv
+and replicate.json, both written atomically, so a reader never sees a half-written file and
+replicate.json says `complete` only after results.csv is whole. Records of another schema
+version are refused (SchemaError); version 1 is upgraded as it is read. Light to import (no
+syne_tune, no torch): the analysis reads through it."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ohgw.results import contract
+from ohgw.results.contract import ADJUSTED, HG_METHOD, READABLE_VERSIONS, SAMPLED, SCHEMA_VERSION
+
+RESULTS = "results.csv"
+RECORD = "replicate.json"
+SKIPPED = "skipped.json"  # what a skipped job leaves: no replicate.json, so analysis counts it once
+ATTEMPTS = "attempts"     # <job dir>/attempts/<n>/: earlier attempts of that job, superseded
+
+
+class SchemaError(ValueError):
+    """A record of a schema version this code cannot read."""
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_results(job_dir: Path, frame: pd.DataFrame) -> None:
+    atomic_write_text(Path(job_dir) / RESULTS, frame.to_csv(index=False))
+
+
+def write_record(job_dir: Path, record: dict) -> None:
+    unknown = sorted(set(record) - set(contract.RECORD))
+    if unknown:  # a writer that bypassed the contract
+        raise KeyError(f"replicate record fields not in the results contract: {unknown}")
+    atomic_write_text(Path(job_dir) / RECORD, json.dumps(record, indent=2, default=str) + "\n")
+
+
+def raw_record(job_dir: Path) -> dict | None:
+    """replicate.json as written, any version; None if absent or not JSON (rerun searches)."""
+    try:
+        return json.loads((Path(job_dir) / RECORD).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def version_of(record: dict) -> int:
+    return int(record.get("schema_version", 1))  # version 1 did not write one
+
+
+def load_record(job_dir: Path) -> dict:
+    """replicate.json in this schema: ValueError (JSONDecodeError) if unreadable, SchemaError
+    if of a version this code cannot read, KeyError naming what a reader needs and it lacks."""
+    path = Path(job_dir) / RECORD
+    record = json.loads(path.read_text())
+    version = version_of(record)
+    if version not in READABLE_VERSIONS:
+        raise SchemaError(f"{path} has results schema version {version}; this ohgw-bench reads "
+                          f"version {', '.join(map(str, READABLE_VERSIONS))}: analyse it with the "
+                          f"ohgw-bench that wrote it")
+    missing = [k for k in contract.REQUIRED_RECORD if k not in record]
+    if missing:
+        raise KeyError(f"missing keys {missing}")
+    record.setdefault("test_metric", contract.test_metric(record["metric"]))
+    return record
+
+
+def load_results(job_dir: Path, record: dict) -> pd.DataFrame:
+    """results.csv, checked to be whole (ValueError if not): ends with a newline, has the
+    columns a reader needs with no missing values in them, and as many rows as the record
+    counted. Version 1 columns are renamed to this schema's."""
+    path = Path(job_dir) / RESULTS
+    needed = [*contract.REQUIRED_ROW, record["metric"], record["test_metric"]]
+    text = path.read_text()
+    expected = int(record.get("budget_used", {}).get("epochs", 0))
+    if not text.strip() and expected == 0:  # no trial finished an epoch: all censored
+        return pd.DataFrame(columns=needed)
+    if not text.endswith("\n"):
+        raise ValueError("truncated (no final newline)")
+    frame = pd.read_csv(path)
+    if version_of(record) == 1:
+        frame = _upgrade_v1(frame)
+    absent = [c for c in needed if c not in frame]
+    if absent:
+        raise ValueError(f"missing columns {absent}")
+    if frame[needed].isna().any().any():
+        raise ValueError("missing values in " + ", ".join(c for c in needed if frame[c].isna().any()))
+    if len(frame) != expected:
+        raise ValueError(f"{len(frame)} rows but the record counted {expected}")
+    return frame
+
+
+def _upgrade_v1(frame: pd.DataFrame) -> pd.DataFrame:
+    """Version 1 wrote psi' as ws_<name> and the finite-difference flag as ws_fd_<name>."""
+    names = contract.hyperparameters(frame.columns, SAMPLED)
+    frame = frame.rename(columns={f"ws_{n}": contract.column(ADJUSTED, n) for n in names})
+    for n in names:
+        flag = frame.pop(f"ws_fd_{n}") if f"ws_fd_{n}" in frame else None
+        if flag is not None:
+            frame[contract.column(HG_METHOD, n)] = flag.map({1: "central_difference", 0: "autograd"})
+    return frame
+
+
+__all__ = ["ATTEMPTS", "RECORD", "RESULTS", "SCHEMA_VERSION", "SKIPPED", "SchemaError", "atomic_write_text",
+           "load_record", "load_results", "raw_record", "write_record", "write_results"]

@@ -1,0 +1,90 @@
+"""Scheduler registry: conf/scheduler/<name>.yaml names a Syne Tune 0.13 class and its
+arguments under `args` (the harness's own keys sit beside it); this adds what every scheduler
+gets from the task and the replicate, and rejects a scheduler that cannot run on the task or
+the budget before any trial starts."""
+from __future__ import annotations
+
+from hydra.errors import InstantiationException
+from omegaconf import OmegaConf
+
+from ohgw.config import instantiate
+from ohgw.errors import ConfigError
+
+# the harness's own keys of a scheduler config; Syne Tune's are under `args`
+OWN_KEYS = ("name", "multi_fidelity", "min_rungs", "grid_points", "args")
+RESOURCE_ATTR = "epoch"       # what trials report, from 1
+MAX_RESOURCE_ATTR = "epochs"  # the trial argument promotion-type schedulers rewrite
+
+
+def config_space(task) -> dict:
+    return {**task.space.to_syne_tune(), MAX_RESOURCE_ATTR: task.max_epochs}
+
+
+def make_scheduler(scheduler_cfg, task, seed: int, extra_config: dict, budget=None):
+    """The Syne Tune scheduler; ConfigError if its rungs, its space or `budget` do not fit."""
+    own = OmegaConf.to_container(scheduler_cfg, resolve=True)
+    name = own["name"]
+    unknown = sorted(set(own) - set(OWN_KEYS))
+    if unknown:
+        raise ConfigError(f"scheduler {name}: unknown key(s) {unknown}; Syne Tune's arguments go under "
+                          f"scheduler.args, the harness's keys are {', '.join(OWN_KEYS)}")
+    cfg = {k: v for k, v in own.pop("args").items() if v is not None}  # null = Syne Tune's default
+    if own["multi_fidelity"]:
+        smallest = rung_levels(name, cfg, task.max_epochs, own.get("min_rungs") or 1)[0]
+        cfg.update(resource_attr=RESOURCE_ATTR, max_resource_attr=MAX_RESOURCE_ATTR)
+    else:
+        smallest = task.max_epochs  # every trial runs to the end
+    if budget is not None and budget.epochs is not None and budget.epochs < smallest:
+        raise ConfigError(f"budget.epochs={budget.epochs} is smaller than one rung of scheduler "
+                          f"{name} ({smallest} epochs): no trial would reach a decision")
+    if "grid_points" in own:
+        cfg["search_options"] = {"num_samples": grid_samples(name, task.space, own["grid_points"])}
+    try:
+        return instantiate(cfg, config_space={**config_space(task), **extra_config},
+                           metric=task.metric, mode=task.mode, random_seed=seed)
+    except InstantiationException as e:  # Syne Tune checks its arguments with asserts
+        raise ConfigError(f"scheduler {name}: {e.__cause__ or e}") from e
+
+
+def rung_levels(name: str, cfg: dict, max_epochs: int, min_rungs: int) -> list[int]:
+    """The rung levels below max_epochs that `cfg` gives, as Syne Tune computes them."""
+    from syne_tune.optimizer.schedulers.utils.successive_halving import successive_halving_rung_levels
+
+    levels = cfg.get("rung_levels")
+    if levels is not None:
+        if (not levels or any(int(r) != r or r < 1 for r in levels)
+                or any(a >= b for a, b in zip(levels, levels[1:]))):
+            raise ConfigError(f"scheduler {name}: rung_levels must be increasing positive "
+                              f"integers, got {levels}")
+        if levels[-1] > max_epochs:
+            raise ConfigError(f"scheduler {name}: rung_levels {levels} exceed "
+                              f"task.max_epochs={max_epochs}")
+        levels = [int(r) for r in levels if r < max_epochs]
+    else:
+        grace = cfg.get("grace_period", 1)
+        if not 1 <= grace < max_epochs:
+            raise ConfigError(f"scheduler {name}: grace_period={grace} (the first rung) must be "
+                              f"in [1, task.max_epochs={max_epochs})")
+        rf, increment = cfg.get("reduction_factor"), cfg.get("rung_increment")
+        if int(grace) != grace or (rf is not None and rf < 2) or (increment is not None and increment < 1):
+            raise ConfigError(f"scheduler {name}: need an integer grace_period, reduction_factor >= 2 "
+                              f"or rung_increment >= 1; got {grace}, {rf}, {increment}")
+        levels = successive_halving_rung_levels(None, int(grace), rf, increment, max_epochs)
+    if len(levels) < min_rungs:
+        raise ConfigError(f"scheduler {name} needs {min_rungs} rungs below task.max_epochs="
+                          f"{max_epochs}, these give {levels}: lower grace_period or reduction_factor, "
+                          f"or raise task.max_epochs")
+    return levels
+
+
+def grid_samples(name: str, space, default: int | None) -> dict[str, int]:
+    """Points per numeric dimension for GridSearch; choices take all their values."""
+    samples = {p.name: p.grid_points or default for p in space if p.kind != "choice"}
+    missing = [n for n, k in samples.items() if k is None and space[n].continuous]
+    if missing:
+        raise ConfigError(f"scheduler {name} needs a discretised space: set scheduler.grid_points "
+                          f"or search_space.<hp>.grid_points for {missing}")
+    bad = {n: k for n, k in samples.items() if k is not None and (int(k) != k or k < 1)}
+    if bad:
+        raise ConfigError(f"scheduler {name}: grid points must be integers >= 1, got {bad}")
+    return {n: int(k) for n, k in samples.items() if k is not None}

@@ -1,0 +1,77 @@
+"""Bad input is refused with one line and exit status 2 before anything is written."""
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT, run_cli
+
+
+BAD_INPUTS = {
+    "zero budget": (["budget.epochs=0"], "budget.epochs must be > 0"),
+    "negative budget": (["budget.wallclock_s=-5"], "budget.wallclock_s must be > 0"),
+    "no budget": (["budget.epochs=null"], "set at least one of"),
+    "tau outside [0,1]": (["task.tau=1.5"], "task.tau must be a score in [0, 1]"),
+    "no workers": (["n_workers=0"], "n_workers must be an integer >= 1"),
+    "inverted bound": (["task.search_space.log_lr.low=1.0"], "log_lr: bounds inverted"),
+    "missing data": (["task=fashion_mnist", "task.data_dir=/nonexistent"],
+                     "apt-get install dataset-fashion-mnist"),
+    "eta_h <= 0": (["warmstart.eta_h=0"], "eta_h must be > 0"),
+    "steps < 1": (["warmstart.steps=0"], "steps must be an integer >= 1"),
+    "unknown mask": (["warmstart.mask=[lr]"], "unknown hyperparameter"),
+    "unknown optimizer": (["task.optimizer=adam"], "task.optimizer must be one of sgd, adamw"),
+    "missing fortunes": (["task=fortunes", "task.data_dir=/nonexistent"], "apt-get install fortunes"),
+    "missing python docs": (["task=python_docs", "task.data_dir=/nonexistent"], "apt-get install python3-doc"),
+    "unknown tabular data set": (["task=tabular", "task.dataset=titanic"], "task.dataset must be one of"),
+    "hyperparameter the task does not take": (["+task.search_space.units={type:int,low:50,high:150}"],
+                                              "search_space.units: task digits takes no hyperparameter 'units'"),
+    "role the task does not take": (["task=tabular", "task.roles=[optimizer,schedule,loss,data]"],
+                                    "search_space.aug_magnitude: task tabular takes no hyperparameter "
+                                    "'aug_magnitude' (role 'augmentation', which task tabular does not take)"),
+    "choice of mixed types": (["+task.search_space.batch_size={type:choice,choices:[16,thirty-two]}"],
+                              "search_space.batch_size: the choices mix types"),
+    "two names for one setting": (["+task.search_space.lr={type:float,low:0.001,high:0.1}"],
+                                  "log_lr and lr both set the optimizer's lr"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_runs(tmp_path_factory):
+    """All bad-input runs of run.py, started at once (each pays the imports)."""
+    runs = {}
+    for name, (overrides, _) in BAD_INPUTS.items():
+        out = tmp_path_factory.mktemp("bad")
+        proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *overrides,
+                                 f"hydra.run.dir={out}", f"rerun.root={out}"], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        runs[name] = (proc, out)
+    return {name: (proc.communicate(timeout=300), proc.returncode, out)
+            for name, (proc, out) in runs.items()}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_one_line_nonzero_exit_nothing_written(case, bad_runs):
+    (stdout, stderr), code, out = bad_runs[case]
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert code == 2, stderr
+    assert len(errors) == 1 and BAD_INPUTS[case][1] in errors[0], stderr
+    assert not (out / "replicate.json").exists() and not (out / "results.csv").exists()
+
+
+def test_unknown_group_option_lists_the_valid_ones(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "scheduler=nope",
+                           f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "Could not find 'scheduler/nope'" in proc.stderr and "pasha" in proc.stderr
+    assert not (tmp_path / "replicate.json").exists()
+
+
+def test_a_slurm_sweep_with_a_bad_job_stops_before_queueing_any(tmp_path):
+    # fails on the submitting host, so it needs no Slurm
+    done = run_cli("-m", "hydra/launcher=slurm", "seed=0,1", "warmstart.eta_h=1e-3,0",
+                   f"hydra.sweep.dir={tmp_path}", f"rerun.root={tmp_path}")
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert errors == ["error: job #1 (seed=0 warmstart.eta_h=0 rerun.root="
+                      f"{tmp_path}): warmstart.eta_h must be > 0, got 0"], done.stderr[-2000:]
+    assert not (tmp_path / ".submitit").exists()

@@ -1,0 +1,92 @@
+"""Loggers: the wandb runs of a replicate (one per trial and a summary), offline when WANDB_MODE
+is unset (never asking for a key); logger=tensorboard and logger=wandb in a real replicate. The
+offline .wandb files are binary protobuf records; the names and keys we set are stored in them
+verbatim."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ohgw.trial.loggers import WANDB_TARGET
+from ohgw.analysis.wandb_runs import log_replicate_runs
+from tests.helpers import RESULTS_V1
+
+FIXTURES = RESULTS_V1
+ROOT = Path(__file__).parents[1]
+pytest.importorskip("wandb")
+pytestmark = pytest.mark.slow  # each test starts wandb's service process or runs a replicate
+
+
+@pytest.fixture
+def no_wandb_mode(monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "unset-below")  # recorded, so the test's change is undone
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+
+
+def run_files(job: Path, count: int, marker: bytes, timeout: float = 60.0) -> list[bytes]:
+    """The job's offline run files, once `count` of them hold `marker` (or at the timeout):
+    wandb's service process writes them asynchronously, even after finish() returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = [p.read_bytes() for p in job.glob("wandb/offline-run-*/run-*.wandb")]
+        if sum(marker in d for d in data) >= count or time.monotonic() > deadline:
+            assert sum(marker in d for d in data) == count, len(data)
+            return data
+        time.sleep(0.5)
+
+
+def wandb_job(tmp_path) -> Path:
+    """A real replicate (fixture) whose record says it logged with logger=wandb."""
+    job = tmp_path / "job"
+    shutil.copytree(FIXTURES / "2", job)
+    record = json.loads((job / "replicate.json").read_text())
+    record["config"]["logger"] = {"_target_": WANDB_TARGET, "name": "wandb", "project": "ohgw-test",
+                                  "entity": None, "group": "digits-asha-ohgw-seed0-x", "job_type": "ohgw",
+                                  "tags": []}
+    (job / "replicate.json").write_text(json.dumps(record))
+    return job
+
+
+def test_replicate_runs_offline_one_per_trial_and_a_summary(tmp_path, no_wandb_mode):
+    job = tmp_path / "job"
+    shutil.copytree(FIXTURES / "2", job)
+    assert log_replicate_runs(job) == 0  # it logged to CSV: no wandb runs
+    assert not (job / "wandb").exists()
+    job = wandb_job(tmp_path / "w")
+    trial_ids = sorted(set(pd.read_csv(job / "results.csv")["trial_id"]))
+    assert log_replicate_runs(job) == len(trial_ids) + 1
+    assert os.environ["WANDB_MODE"] == "offline"
+    runs = run_files(job, len(trial_ids) + 1, b"digits-asha-ohgw-seed0-x")
+    summary = [d for d in runs if b"replicate-summary" in d]
+    assert len(summary) == 1 and b"best_val_acc" in summary[0] and b"reached_tau" in summary[0]
+    for trial_id in trial_ids:
+        (data,) = [d for d in runs if f"trial-{trial_id}".encode() in d]
+        for expected in (b"psi/log_lr", b"x/log_lr", b"hg/log_lr", b"val_acc", b"test_acc"):
+            assert expected in data, (trial_id, expected)
+
+
+@pytest.mark.parametrize("logger", ["tensorboard", "wandb"])
+def test_replicate_with_logger(tmp_path, logger, no_wandb_mode):
+    job = tmp_path / "job"
+    done = subprocess.run([sys.executable, "run.py", f"logger={logger}", "warmstart=ohgw", "budget.epochs=3",
+                           "task.max_epochs=2", f"hydra.run.dir={job}", "++rerun.skip_complete=false"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reported = sorted(set(pd.read_csv(job / "results.csv")["trial_id"]))
+    assert reported
+    if logger == "tensorboard":
+        for trial in reported:
+            (events,) = (job / "tuner" / str(trial)).glob("lightning/version_0/events.out.tfevents.*")
+            data = events.read_bytes()
+            assert b"psi/log_lr" in data and b"x/log_lr" in data and b"val_acc" in data
+    else:  # written at the job's end by the Hydra callback
+        runs = run_files(job, len(reported) + 1, b"digits-asha-ohgw-eta0.001-seed0-")
+        assert sum(b"replicate-summary" in d for d in runs) == 1
+        assert all(any(f"trial-{t}".encode() in d for d in runs) for t in reported)

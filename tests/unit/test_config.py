@@ -1,0 +1,44 @@
+"""Every option of every config group composes and builds."""
+import datetime as dt
+
+import pytest
+from hydra import compose, initialize_config_dir
+from ohgw.config import instantiate
+
+from ohgw import CONF_DIR
+from ohgw.tasks import build
+from ohgw.trial.main import trial_logger
+from ohgw.tuner.schedulers import make_scheduler
+from tests.helpers import compose_config
+
+GROUPS = ("task", "scheduler", "warmstart", "logger", "experiment")
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("group, option", OPTIONS)
+def test_every_option_composes_and_builds(group, option, tmp_path):
+    cfg = compose_config(f"{group}={option}")
+    if group != "experiment":
+        assert cfg[group].name == option
+    task = build(cfg.task)
+    variant = instantiate(cfg.warmstart)
+    variant.targets(task.space, task.hyperparameters.movable)
+    scheduler = make_scheduler(cfg.scheduler, task, seed=0, extra_config={})
+    assert scheduler.metric == task.metric
+    assert trial_logger(cfg.logger, tmp_path / "0") is not None
+
+
+def test_default_composition():
+    cfg = compose_config()
+    assert (cfg.task.name, cfg.scheduler.name, cfg.warmstart.name) == ("digits", "asha", "ohgw")
+    assert cfg.warmstart.eta_h == 1e-3 and cfg.warmstart.steps == 1
+
+
+def test_multirun_directory_is_unique_per_launch():
+    def sweep_dir():
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose(config_name="config", return_hydra_config=True).hydra.sweep.dir
+
+    first, second = sweep_dir(), sweep_dir()
+    assert first != second  # microseconds: Hydra's default has 1-second resolution
+    dt.datetime.strptime(first.split("multirun/")[1], "%Y-%m-%d/%H-%M-%S.%f")
