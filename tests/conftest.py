@@ -9,14 +9,14 @@ def _double(batch):
     return [t.double() if t.is_floating_point() else t for t in batch]
 
 
-def small_float64(task, batch_size, **overrides):
+def small_float64(task, batch_size, hparams=HP, **overrides):
     """(module, one training batch, one validation batch) in float64; skips where the
     task's data is not installed."""
     from ohgw.errors import DataMissingError
 
     torch.manual_seed(0)
     try:
-        module, data = ohgw.tasks.load(task, hparams=HP, batch_size=batch_size, **overrides)
+        module, data = ohgw.tasks.load(task, hparams=hparams, batch_size=batch_size, **overrides)
     except DataMissingError as e:
         pytest.skip(str(e))
     data.setup("fit")

@@ -4,6 +4,7 @@ import json
 import pandas as pd
 import pytest
 
+from ohgw.results import contract
 from tests.helpers import run_cli
 
 HP = ["log_lr", "log_wd", "momentum", "label_smoothing", "aug_magnitude"]
@@ -39,6 +40,10 @@ def test_default_replicate_end_to_end(tmp_path):
     sampled = [c["trial_id"] for c in record["sampled_configs"]]
     assert sampled == list(range(record["n_trials"])) and set(frame.trial_id) <= set(sampled)
     assert record["config"]["warmstart"]["name"] == "ohgw"
+    # everything on disk is a field of the results contract, with its schema version and origin
+    assert [c for c in frame.columns if not contract.describe(c)] == []
+    assert set(record) <= set(contract.RECORD) and record["schema_version"] == contract.SCHEMA_VERSION
+    assert record["git_commit"] != "unknown" and record["versions"]["syne-tune"] == "0.13.0"
     assert record["budget_used"]["device_s"] > 0 and record["wallclock_s"] > 0
 
 

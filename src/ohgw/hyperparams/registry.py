@@ -136,18 +136,21 @@ class Hyperparameters:
         check_one_per_setting(names, where)
 
     def resolve(self, given: dict) -> dict:
-        """Every hyperparameter of the task's roles: `given` (searched or fixed values) over
-        the defaults; a default is dropped where a given name sets the same optimizer setting
-        (lr given: no log_lr)."""
+        """Every hyperparameter the task's training reads: `given` (searched or fixed values)
+        over the defaults of its roles; a default is dropped where a given name sets the same
+        optimizer setting (lr given: no log_lr)."""
+        check_one_per_setting(given, "hyperparameters")
         settings = {ENTRIES[n].setting for n in given if n in ENTRIES and ENTRIES[n].setting}
         out = {}
         for name, entry in ENTRIES.items():
-            if entry.role not in self.roles or entry.default is None or entry.setting in settings - {None}:
+            if entry.default is None or (entry.setting is not None and entry.setting in settings):
                 continue
-            out[name] = self.task_fields[name] if entry.default == TASK_FIELD else entry.default
-        if "network" in self.roles:
-            out.update(self.network)
-        return {**out, **given}
+            if entry.default == TASK_FIELD:  # batch size and optimizer: every task trains with them
+                out[name] = self.task_fields[name]
+            elif entry.role in self.roles:
+                out[name] = entry.default
+        # the network is always built with its arguments (the role makes them searchable)
+        return {**out, **self.network, **given}
 
     def movable(self, name: str) -> bool:
         """Can a warm-start move it (given a continuous domain)? Not a discrete entry, nor a

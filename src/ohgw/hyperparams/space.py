@@ -85,9 +85,12 @@ class SearchSpace:
 
     @classmethod
     def from_config(cls, spec: Mapping[str, Mapping[str, Any]]) -> "SearchSpace":
-        if not spec:
+        """From a task's `search_space`; an entry set to null is not searched (so that a
+        task or an override can drop one of its base's: task.search_space.aug_magnitude=null)."""
+        entries = {name: entry for name, entry in (spec or {}).items() if entry is not None}
+        if not entries:
             raise ConfigError("search_space is empty")
-        return cls([_parse(name, dict(entry)) for name, entry in spec.items()])
+        return cls([_parse(name, dict(entry)) for name, entry in entries.items()])
 
     def __iter__(self):
         return iter(self.params.values())

@@ -117,6 +117,17 @@ REQUIRED_RECORD = ("status", "task", "scheduler", "warmstart", "eta_h", "seed", 
 REQUIRED_ROW = ("trial_id", "epoch", "wallclock_s", "elapsed_s")
 
 
+def describe(name: str) -> str | None:
+    """The contract's one line on a results.csv column, or None if it defines none."""
+    for fields in (ROW, WARMSTART):
+        if name in fields:
+            return fields[name].doc
+    for prefix, doc in PER_HYPERPARAMETER.items():
+        if name.startswith(prefix):
+            return f"{doc} ({name[len(prefix):]})"
+    return None
+
+
 def column(prefix: str, name: str) -> str:
     """The results.csv column of hyperparameter `name` under `prefix` (SAMPLED, ...)."""
     return f"{prefix}{name}"

@@ -28,6 +28,7 @@ def config(name: str, **overrides):
         raise ConfigError(f"unknown task {name!r}; available: {', '.join(available())}")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         task = compose(config_name="config", overrides=[f"task={name}"]).task
+    OmegaConf.set_struct(task, False)  # overrides may add entries (a search-space dimension)
     return OmegaConf.merge(task, overrides)
 
 
