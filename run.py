@@ -13,15 +13,17 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig):
+    from ohgw.errors import ConfigError
+    from ohgw.tuner.checks import check_early
     from ohgw.tuner.forkclient import start_early
 
-    start_early(cfg.launcher)  # before our own imports, so that the fork server's overlap them
-    from ohgw.errors import ConfigError
-    from ohgw.tuner.replicate import run_replicate
-    from ohgw.tuner.summary import print_summary
-
-    job_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        check_early(cfg)  # light: bad input is refused before the heavy imports
+        start_early(cfg.launcher)  # before our own imports, so that the fork server's overlap them
+        from ohgw.tuner.replicate import run_replicate
+        from ohgw.tuner.summary import print_summary
+
+        job_dir = Path(HydraConfig.get().runtime.output_dir)
         record = run_replicate(cfg, job_dir)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

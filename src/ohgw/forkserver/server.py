@@ -16,7 +16,7 @@ Protocol
     in:  {"op": "preload", "config": TRIAL_CONFIG_PATH}
          {"op": "launch", "id": K, "argv": [...], "stdout": P, "stderr": P, "env": {...}, "at": T}
          {"op": "kill", "id": K}
-    out: {"id": K, "pid": PID}, {"id": K, "exit": CODE}
+    out: {"ready": SECONDS} (once imports are done), {"id": K, "pid": PID}, {"id": K, "exit": CODE}
 CODE is what subprocess.Popen.returncode would say: -N for death by signal N.
 The trial module must have `main(argv, started_at, data_cache) -> int`: each child passes
 the launch time T (so that the trial's elapsed seconds count from launch) and the server's
@@ -260,7 +260,7 @@ def main(argv: list[str]):
     os.close(null)
     t0 = time.perf_counter()
     trial = preload(trial_module)
-    print(f"[forkserver] ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     server = Server(requests, int(messages))
+    server.send(ready=round(time.perf_counter() - t0, 1))  # the tuner says so once it is used
     launch = server.serve()
     leave(0 if launch is None else run_child(trial, launch, server.data_cache))

@@ -13,18 +13,10 @@ import math
 
 import torch
 
-from ohgw.errors import ConfigError
-from ohgw.hyperparams.registry import optimizer_settings
-
-OPTIMIZERS = ("sgd", "adamw")
+from ohgw.hyperparams.registry import OPTIMIZERS, optimizer_settings
 # what each optimizer takes when no entry sets it (PyTorch's defaults)
 DEFAULTS = {"sgd": {"momentum": 0.0, "weight_decay": 0.0, "nesterov": False},
             "adamw": {"momentum": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2}}
-
-
-def check(name: str) -> None:
-    if name not in OPTIMIZERS:
-        raise ConfigError(f"task.optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
 def settings(name: str, hp) -> dict:

@@ -25,6 +25,7 @@ from typing import Callable
 
 from ohgw.errors import ConfigError
 
+OPTIMIZERS = ("sgd", "adamw")  # the values of the optimizer_kind role (ohgw.hyperparams.optimizers)
 ROLES = ("optimizer", "schedule", "loss", "augmentation", "network", "data", "optimizer_kind")
 # roles whose hyperparameters act on the training forward pass: their hyper-gradient needs
 # the training gradient's derivative in them (a second-order pass; see warmstart.lookahead)
@@ -161,6 +162,11 @@ class Hyperparameters:
 
     def forward_acting(self, name: str) -> bool:
         return self.role(name) in FORWARD_ROLES
+
+
+def check_optimizer(name: str) -> None:
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"task.optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
 def optimizer_settings(kind: str, hp) -> dict:

@@ -9,12 +9,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ohgw.errors import ConfigError
-from ohgw.hyperparams import optimizers
 from ohgw.hyperparams.dropout import live_rates
-from ohgw.hyperparams.registry import ROLES, Hyperparameters
-from ohgw.hyperparams.space import SearchSpace
+from ohgw.hyperparams.registry import ROLES
 from ohgw.tasks.module import HyperModule
+from ohgw.tasks.spec import check_task
 
 
 class Task:
@@ -26,30 +24,14 @@ class Task:
                  roles=ROLES, network: dict | None = None, fixed: dict | None = None,
                  data_seed: int = 0):
         self.name = name
-        if not 0.0 <= float(tau) <= 1.0:
-            raise ConfigError(f"task.tau must be a score in [0, 1], got {tau}")
-        if int(max_epochs) < 1:
-            raise ConfigError(f"task.max_epochs must be >= 1, got {max_epochs}")
-        optimizers.check(optimizer)
+        self.space, self.hyperparameters = check_task(name, tau, max_epochs, batch_size, optimizer, search_space,
+                                                      roles, network, fixed, self.live_rates)
         self.optimizer = optimizer
         self.tau, self.metric, self.mode = float(tau), metric, mode
         self.max_epochs, self.batch_size = int(max_epochs), int(batch_size)
         self.rungs = dict(rungs)
-        self.space = SearchSpace.from_config(search_space)
         self.fixed = dict(fixed or {})
         self.data_seed = int(data_seed)
-        self.hyperparameters = Hyperparameters(name, tuple(roles), dict(network or {}),
-                                               frozenset(self.live_rates),
-                                               {"batch_size": self.batch_size, "optimizer": optimizer})
-        self.hyperparameters.check(self.space.names, "search_space")
-        self.hyperparameters.check(self.fixed, "fixed")
-        both = sorted(set(self.space.names) & set(self.fixed))
-        if both:
-            raise ConfigError(f"task {name}: {both} both searched and fixed; keep one")
-        for p in self.space:
-            if p.name == "optimizer" and p.kind == "choice":
-                for kind in p.choices:
-                    optimizers.check(kind)
         self._data_cache = None  # see use_data_cache
         self._splits = None
 

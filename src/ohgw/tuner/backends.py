@@ -15,9 +15,8 @@ from syne_tune.constants import ST_CHECKPOINT_DIR, ST_CONFIG_JSON_FNAME_ARG
 from syne_tune.util import dump_json_with_numpy
 
 from ohgw.errors import ConfigError
+from ohgw.tuner.checks import LAUNCHERS
 from ohgw.tuner.forkclient import ForkServer, fork_server
-
-LAUNCHERS = ("fork", "subprocess")
 
 
 def make_backend(launcher: str, trial_module: str, trial_config: Path, **backend_kwargs) -> LocalBackend:

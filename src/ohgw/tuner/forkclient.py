@@ -79,7 +79,9 @@ class ForkServer:
             pass
         *lines, self.buffer = self.buffer.split(b"\n")
         for message in map(json.loads, lines):
-            if "exit" in message:
+            if "ready" in message:  # said here, not by the server: a run that stops on bad input never says it
+                print(f"[forkserver] ready in {message['ready']:.1f} s", file=sys.stderr)
+            elif "exit" in message:
                 self.exits[message["id"]] = message["exit"]
             elif "pid" in message:
                 self.pids[message["id"]] = message["pid"]

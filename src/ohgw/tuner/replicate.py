@@ -21,6 +21,7 @@ from ohgw.results.provenance import git_commit, versions
 from ohgw.tasks import build
 from ohgw.tuner.backends import make_backend
 from ohgw.tuner.budget import Budget
+from ohgw.tuner.checks import check_early
 from ohgw.tuner.forkclient import TRIAL_MODULE, start_early
 from ohgw.tuner.recorder import ResultsRecorder
 from ohgw.tuner.rerun import comparison_key, complete_here, earlier, replicate_key, set_aside, skip
@@ -37,10 +38,7 @@ def check_config(cfg: DictConfig):
     """Every check of a replicate's config that does not depend on the machine (devices,
     data); ConfigError if one fails. A replicate runs it at its start, and the Slurm
     launcher for every job of a sweep before it queues any (hydra_plugins/ohgw_launchers.py)."""
-    if cfg.device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"device must be auto, cpu or cuda, got {cfg.device!r}")
-    if cfg.n_workers is not None and (int(cfg.n_workers) != cfg.n_workers or cfg.n_workers < 1):
-        raise ConfigError(f"n_workers must be an integer >= 1, got {cfg.n_workers}")
+    check_early(cfg)
     budget = Budget(**OmegaConf.to_container(cfg.budget))
     task = build(cfg.task)
     variant = instantiate(cfg.warmstart)

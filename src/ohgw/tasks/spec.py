@@ -1,0 +1,34 @@
+"""A task's settings checked without building it: light to import (no torch, no Lightning), so
+that run.py refuses bad input before the heavy imports, and one definition that Task shares."""
+from __future__ import annotations
+
+from ohgw.errors import ConfigError
+from ohgw.hyperparams.registry import OPTIMIZERS, ROLES, Hyperparameters, check_optimizer
+from ohgw.hyperparams.space import SearchSpace
+
+
+def check_task(name: str, tau: float, max_epochs: int, batch_size: int, optimizer: str, search_space: dict,
+               roles=ROLES, network: dict | None = None, fixed: dict | None = None,
+               live_rates=()) -> tuple[SearchSpace, Hyperparameters]:
+    """(the search space, what the task accepts); ConfigError on the first bad setting."""
+    if not 0.0 <= float(tau) <= 1.0:
+        raise ConfigError(f"task.tau must be a score in [0, 1], got {tau}")
+    if int(max_epochs) < 1:
+        raise ConfigError(f"task.max_epochs must be >= 1, got {max_epochs}")
+    check_optimizer(optimizer)
+    space = SearchSpace.from_config(search_space)
+    fixed = dict(fixed or {})
+    accepts = Hyperparameters(name, tuple(roles), dict(network or {}), frozenset(live_rates),
+                              {"batch_size": int(batch_size), "optimizer": optimizer})
+    accepts.check(space.names, "search_space")
+    accepts.check(fixed, "fixed")
+    both = sorted(set(space.names) & set(fixed))
+    if both:
+        raise ConfigError(f"task {name}: {both} both searched and fixed; keep one")
+    if "optimizer" in space and space["optimizer"].kind == "choice":
+        for kind in space["optimizer"].choices:
+            check_optimizer(kind)
+    return space, accepts
+
+
+__all__ = ["OPTIMIZERS", "check_task"]

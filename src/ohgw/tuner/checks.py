@@ -1,0 +1,30 @@
+"""The checks of a replicate's config that need no heavy import (no torch, Lightning or Syne
+Tune): run.py runs them before anything starts, so that bad input is refused in well under a
+second. The replicate repeats them in full when it starts (replicate.check_config), with what
+only the task's own code, the data and the machine can tell."""
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from ohgw.config import instantiate
+from ohgw.errors import ConfigError
+from ohgw.tasks.spec import check_task
+from ohgw.tuner.budget import Budget
+
+DEVICES = ("auto", "cpu", "cuda")
+LAUNCHERS = ("fork", "subprocess")
+
+
+def check_early(cfg: DictConfig) -> None:
+    """ConfigError on the first bad top-level, budget, task or warm-start setting."""
+    if cfg.device not in DEVICES:
+        raise ConfigError(f"device must be auto, cpu or cuda, got {cfg.device!r}")
+    if cfg.n_workers is not None and (int(cfg.n_workers) != cfg.n_workers or cfg.n_workers < 1):
+        raise ConfigError(f"n_workers must be an integer >= 1, got {cfg.n_workers}")
+    if cfg.launcher not in LAUNCHERS:
+        raise ConfigError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {cfg.launcher!r}")
+    Budget(**OmegaConf.to_container(cfg.budget))
+    t = OmegaConf.to_container(cfg.task, resolve=True)
+    space, _ = check_task(t["name"], t["tau"], t["max_epochs"], t["batch_size"], t["optimizer"],
+                          t["search_space"], t.get("roles", ()), t.get("network"), t.get("fixed"))
+    instantiate(cfg.warmstart).targets(space)  # its fields; names in the mask
