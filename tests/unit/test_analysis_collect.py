@@ -146,14 +146,14 @@ def test_runtime_settings_are_part_of_the_comparison(runs, capsys):
     assert "config.n_workers: None != 4" in refused(capsys, runs)
 
 
-def test_baseline_ignores_eta_h_when_none_matches(runs):
+def test_the_baseline_has_no_eta_h_and_pairs_with_every_eta_h(runs, capsys):
     for job in ("2", "3"):
         edit_record(runs / job, lambda r: r.update(eta_h=3e-4))
     collection = collect([runs])
+    assert {k.label() for k in collection.groups()} == {"baseline", "ohgw (eta_h=0.0003)"}
     row = paired_table(collection, measures(collection)).iloc[0]
-    assert (row["eta_h"], row["baseline_eta_h"], row["n_pairs"]) == (3e-4, 1e-3, 2)
-    # two baselines of other eta_h values: which one would be a guess, so none
+    assert (row["eta_h"], row["n_pairs"]) == (3e-4, 2)
+    # version 1 recorded the baseline's unused eta_h: read as none, so these are one replicate
     shutil.copytree(runs / "0", runs / "0-eta")
     edit_record(runs / "0-eta", lambda r: r.update(eta_h=1e-2))
-    collection = collect([runs])
-    assert paired_table(collection, measures(collection)).iloc[0]["n_pairs"] == 0
+    assert "two replicates of digits/asha/baseline seed 0" in refused(capsys, runs)

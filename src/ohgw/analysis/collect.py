@@ -30,10 +30,10 @@ class GroupKey(NamedTuple):
     task: str
     scheduler: str
     warmstart: str
-    eta_h: float
+    eta_h: float | None  # None: the variant's step does not depend on it (baseline, controls)
 
     def label(self) -> str:
-        return self.warmstart if self.warmstart == BASELINE else f"{self.warmstart} (eta_h={self.eta_h:g})"
+        return self.warmstart if self.eta_h is None else f"{self.warmstart} (eta_h={self.eta_h:g})"
 
 
 @dataclass
@@ -45,7 +45,12 @@ class Replicate:
     @property
     def key(self) -> GroupKey:
         r = self.record
-        return GroupKey(r["task"], r["scheduler"], r["warmstart"], float(r["eta_h"]))
+        return GroupKey(r["task"], r["scheduler"], r["warmstart"], None if r["eta_h"] is None else float(r["eta_h"]))
+
+    @property
+    def direction(self) -> str:
+        """The variant's kind (none, hypergradient, random, zero, planted) from its config."""
+        return self.record.get("config", {}).get("warmstart", {}).get("direction", "")
 
     @property
     def seed(self) -> int:
@@ -79,12 +84,18 @@ class Collection:
         return out
 
     def baseline_of(self, key: GroupKey) -> GroupKey | None:
-        """The baseline a variant is paired with: same task, scheduler and eta_h; the baseline
-        ignores eta_h, so a single baseline of another eta_h stands in when none matches."""
+        """The baseline a variant is paired with: the one of the same task and scheduler (of
+        the same eta_h where older records gave baselines one)."""
         bases = [k for k in self.groups() if k.warmstart == BASELINE
                  and (k.task, k.scheduler) == (key.task, key.scheduler)]
         exact = [k for k in bases if k.eta_h == key.eta_h]
         return exact[0] if exact else bases[0] if len(bases) == 1 else None
+
+    def floor_of(self, key: GroupKey) -> GroupKey | None:
+        """The A/A control (warm-start direction `zero`) of the same task and scheduler."""
+        floors = [k for k, reps in self.groups().items() if reps[0].direction == "zero"
+                  and (k.task, k.scheduler) == (key.task, key.scheduler)]
+        return floors[0] if len(floors) == 1 else None
 
 
 def warn(message: str) -> None:

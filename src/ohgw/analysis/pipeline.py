@@ -10,7 +10,8 @@ from pathlib import Path
 from ohgw.analysis import plots, report
 from ohgw.analysis.collect import collect
 from ohgw.analysis.tables import (criteria_lines, hyperparams_table, measures, paired_table,
-                                  summary_table)
+                                  steps_table, summary_table)
+from ohgw.analysis.trust import floor_lines
 from ohgw.results.io import atomic_write_text
 
 OUT_DIR = "analysis"
@@ -26,18 +27,21 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None) -> Path:
     summary = summary_table(collection, per_seed)
     paired = paired_table(collection, per_seed)
     hyper = hyperparams_table(collection)
+    steps = steps_table(collection)
     criteria = criteria_lines(paired)
+    trust = floor_lines(paired, steps)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
         pngs = plots.plot_all(collection, per_seed, staging)
         generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        blocks = report.build(collection, summary, paired, hyper, criteria,
+        blocks = report.build(collection, summary, paired, hyper, steps, criteria, trust,
                               [out / p.name for p in pngs], generated)
         html = report.to_html([(b[0], staging / b[1].name, *b[2:]) if b[0] == "img" else b for b in blocks])
         for png in pngs:
             os.replace(png, out / png.name)
-        for name, frame in (("summary.csv", summary), ("paired.csv", paired), ("hyperparams.csv", hyper)):
+        for name, frame in (("summary.csv", summary), ("paired.csv", paired), ("hyperparams.csv", hyper),
+                            ("steps.csv", steps)):
             atomic_write_text(out / name, frame.to_csv(index=False))
         atomic_write_text(out / "report.md", report.to_markdown(blocks))
         atomic_write_text(out / "report.html", html)
@@ -45,6 +49,6 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
     for path, why in collection.excluded:
         print(f"excluded {path}: {why}")
-    print("\n".join(criteria))
+    print("\n".join(trust + criteria))
     print(f"analysis of {len(collection.replicates)} replicate(s) written to {out}")
     return out

@@ -182,7 +182,7 @@ def hyperparameters(groups, per_seed, colours):
             ax.boxplot([values], positions=[i], widths=0.5, showfliers=False,
                        medianprops={"color": colours[key]})
             ax.scatter(i + jitter.uniform(-0.15, 0.15, len(values)), values, s=12, alpha=0.6, color=colours[key])
-        ax.set_xticks(range(len(groups)), [k.warmstart if k.warmstart == BASELINE else f"{k.warmstart}\neta {k.eta_h:g}" for k in groups], fontsize=7)
+        ax.set_xticks(range(len(groups)), [k.label().replace(" (", "\n(") for k in groups], fontsize=7)
         ax.set_ylim(spec.scale_low, spec.scale_high)
         ax.set_ylabel(f"{spec.name} ({'log10, ' if spec.log else ''}search-space scale)")
         ax.grid(alpha=0.3, axis="y")

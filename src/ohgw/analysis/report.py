@@ -24,8 +24,19 @@ DEFINITIONS = """\
 - **p**: two-sided paired Wilcoxon signed-rank test over seeds (censored times ranked worse than every
   reached time); **p_bonf**: Bonferroni-corrected over all tests in the paired table.
 - **AUC**: mean best-so-far score after each epoch consumed (area under the best-so-far curve per epoch).
-- **extra compute**: warm-start seconds as % of the replicate's device-seconds, and % of training FLOPs
-  when results.csv counts each trial's training steps (`train_steps`; n/a otherwise);
+- **CI**: 95% percentile bootstrap interval of the reduction, resampling seed pairs (4000 resamples,
+  fixed seed); **hl_reduction**: 1 - exp(Hodges-Lehmann estimate of the paired log(T_variant/T_baseline)),
+  with its exact 95% interval from the signed-rank distribution, over the pairs where both reached tau.
+- **noise floor**: the A/A control's reduction against the baseline (warm-start `aa`: the same computation
+  as OHGW, then no step); **vs floor**: the variant's reduction against the A/A control over the seeds all
+  three share, its interval and paired Wilcoxon p (Bonferroni over the vs-floor tests). A variant is
+  *faster than the floor* when that interval lies above 0, *slower* when below, else *within the floor*.
+- **power**: seeds a 15% reduction would need at the table's Bonferroni-corrected alpha with power 0.8,
+  from the observed standard deviation of the paired log-ratios (normal approximation refined once with t
+  quantiles, over the Wilcoxon test's efficiency 3/pi).
+- **steps**: mean |psi' - x| per hyperparameter on the search-space scale, and the fraction of trials whose
+  learning rate the warm-start moved down (short horizons bias it downwards).
+- **extra compute**: warm-start seconds as % of the replicate's device-seconds, and % of training FLOPs;
   **ws_step_equiv**: FLOPs of one trial's warm-start in units of one training step;
   **peak memory ratio**: the replicate's peak memory over a normal training step's peak.
 - **std ratio**: seed-wise std of T@tau, variant over baseline (undefined when a seed is censored).
@@ -37,27 +48,39 @@ SUMMARY_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "tau", "n_seeds", 
                    "best_val_median", "test_of_best_median", "auc_epochs_median",
                    "ws_device_pct_median", "ws_step_equiv_median", "peak_mem_ratio_median"]
 PAIRED_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_pairs",
-                  *[c for u in UNITS for c in (f"reduction_{u}", f"p_bonf_{u}")],
+                  *[c for u in UNITS for c in (f"reduction_{u}", f"reduction_{u}_low", f"reduction_{u}_high",
+                                               f"p_bonf_{u}")],
                   "final_val_change_rel", "extra_device_pct", "peak_mem_ratio", "note"]
+FLOOR_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_floor_pairs",
+                 *[c for u in UNITS for c in (f"floor_{u}", f"vs_floor_{u}", f"vs_floor_{u}_low", f"vs_floor_{u}_high",
+                                              f"p_bonf_vs_floor_{u}", f"spread_{u}", f"seeds_needed_{u}")]]
 
 
-def build(collection, summary: pd.DataFrame, paired: pd.DataFrame, hyper: pd.DataFrame,
-          criteria: list[str], plots: list[Path], generated: str) -> list[Block]:
+def build(collection, summary: pd.DataFrame, paired: pd.DataFrame, hyper: pd.DataFrame, steps: pd.DataFrame,
+          criteria: list[str], trust: list[str], plots: list[Path], generated: str) -> list[Block]:
     blocks: list[Block] = [
         ("h1", "ohgw-bench analysis"),
         ("p", f"Generated {generated} from {len(collection.replicates)} complete replicate(s) below "
               + ", ".join(f"`{r}`" for r in collection.roots)
-              + f"; {len(collection.excluded)} excluded. Full tables: summary.csv, paired.csv, hyperparams.csv."),
+              + f"; {len(collection.excluded)} excluded. Full tables: summary.csv, paired.csv, hyperparams.csv, "
+                "steps.csv."),
         ("p", "The question: does a warm-start variant reach the target validation score tau sooner than the "
               "baseline, at what cost, and does it bias the hyperparameters? A replicate is one seed of one "
               "variant; replicates with the same seed share the sampled configurations, so each variant is "
               "compared with the baseline seed by seed. Definitions are at the end."),
+        ("h2", "Effects against the noise floor, intervals and power (T@tau in epochs)"),
+        ("pre", "\n".join(trust) or "No warm-start variant to compare with a baseline."),
         ("h2", "Success criteria of the strategy, per comparison"),
         ("pre", "\n".join(criteria) or "No warm-start variant to compare with a baseline."),
         ("h2", "Summary per variant (T@tau: median over seeds)"),
         ("table", summary[[c for c in SUMMARY_COLUMNS if c in summary]]),
         ("h2", "Each variant vs its baseline (paired by seed)"),
         ("table", paired[[c for c in PAIRED_COLUMNS if c in paired]] if len(paired) else paired),
+        ("h2", "Each variant vs the A/A control (the noise floor) and the seeds the criterion needs"),
+        ("table", paired[[c for c in FLOOR_COLUMNS if c in paired]] if "floor_epochs" in paired else
+         pd.DataFrame()),
+        ("h2", "Size and direction of the hyper-steps"),
+        ("table", steps),
         ("h2", "Hyperparameter shift psi' - x"),
         ("table", hyper),
         ("h2", "Plots"),

@@ -9,7 +9,10 @@ import pandas as pd
 
 from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate
 from ohgw.analysis.metrics import UNITS, quantile, replicate_measures, trials
+from ohgw.analysis.intervals import reduction
 from ohgw.analysis.stats import bonferroni, histogram_kl, wilcoxon_censored
+from ohgw.analysis.trust import (add_floor_verdicts, add_power, floor_measures, interval_measures, label, pct,
+                                 step_measures)
 from ohgw.hyperparams.space import SearchSpace
 from ohgw.results.contract import ADJUSTED, HYPERGRADIENT, SAMPLED, column
 
@@ -63,9 +66,9 @@ def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame])
     for key, m in per_seed.items():
         if key.warmstart == BASELINE:
             continue
-        base_key = collection.baseline_of(key)
+        base_key, floor_key = collection.baseline_of(key), collection.floor_of(key)
         row = {"task": key.task, "scheduler": key.scheduler, "warmstart": key.warmstart,
-               "eta_h": key.eta_h}
+               "eta_h": key.eta_h, "direction": collection.groups()[key][0].direction}
         seeds = [] if base_key is None else sorted(set(m.index) & set(per_seed[base_key].index))
         if not seeds:
             row.update(n_pairs=0, note="unpaired: no baseline replicate" + (
@@ -73,8 +76,13 @@ def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame])
             rows.append(row)
             continue
         b, v = per_seed[base_key].loc[seeds], m.loc[seeds]
-        row.update(baseline_eta_h=base_key.eta_h, n_pairs=len(seeds), seeds=" ".join(map(str, seeds)),
-                   note="", **paired_measures(b, v))
+        row.update(n_pairs=len(seeds), seeds=" ".join(map(str, seeds)), note="", **paired_measures(b, v),
+                   **interval_measures(b, v))
+        if floor_key is not None and floor_key != key:
+            shared = sorted(set(seeds) & set(per_seed[floor_key].index))
+            if shared:
+                row.update(floor_measures(per_seed[base_key].loc[shared], per_seed[floor_key].loc[shared],
+                                          m.loc[shared]))
         rows.append(row)
     table = pd.DataFrame(rows)
     if "n_pairs" in table and (table["n_pairs"] > 0).any():
@@ -83,6 +91,8 @@ def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame])
         for i, u in enumerate(UNITS):
             table[f"p_bonf_{u}"] = corrected[:, i]
             table[f"crit_reduction_{u}"] = (table[f"reduction_{u}"] >= MIN_REDUCTION) & (table[f"p_bonf_{u}"] < MAX_P)
+        add_power(table, int(table[p_cols].notna().to_numpy().sum()))
+        add_floor_verdicts(table)
     return table
 
 
@@ -91,9 +101,8 @@ def paired_measures(b: pd.DataFrame, v: pd.DataFrame) -> dict:
     out = {}
     for u in UNITS:
         tb, tv = b[f"t_{u}"], v[f"t_{u}"]
-        mb, mv = quantile(tb, 0.5), quantile(tv, 0.5)
         # relative reduction of the median time: defined while fewer than half are censored
-        out[f"reduction_{u}"] = 1 - mv / mb if math.isfinite(mb) and mb > 0 else math.nan
+        out[f"reduction_{u}"] = reduction(tb, tv)
         out[f"p_{u}"] = wilcoxon_censored(tb, tv)
         sb, sv = _std(tb), _std(tv)
         # equal times on every seed (std 0) are not inflated by equal times again
@@ -117,7 +126,7 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
     lines = []
     n_tests = int(paired[[f"p_{u}" for u in UNITS]].notna().to_numpy().sum()) if "p_epochs" in paired else 0
     for _, r in paired.iterrows():
-        name = f"{r['task']}/{r['scheduler']}: {r['warmstart']} (eta_h={r['eta_h']:g}) vs baseline"
+        name = f"{r['task']}/{r['scheduler']}: {label(r)} vs baseline"
         if not r["n_pairs"]:
             lines.append(f"{name}: {r['note']}")
             continue
@@ -131,7 +140,8 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
                          f"corrected p is {smallest_p:.3g}: the T@tau criterion cannot pass; run more seeds")
         for u in UNITS:
             lines.append(f"  [{ok(r[f'crit_reduction_{u}'])}] T@tau ({u}) reduced >= {MIN_REDUCTION:.0%} "
-                         f"with p < {MAX_P}: {num(r[f'reduction_{u}'], '+.1%', 'median not reached')}, "
+                         f"with p < {MAX_P}: {num(r[f'reduction_{u}'], '+.1%', 'median not reached')} "
+                         f"[95% CI {pct(r[f'reduction_{u}_low'])}, {pct(r[f'reduction_{u}_high'])}], "
                          f"p = {r[f'p_{u}']:.3g} (Bonferroni {r[f'p_bonf_{u}']:.3g})")
         lines.append(f"  [{ok(r['crit_final_score'])}] best final {MAX_SCORE_DROP:.1%} relative drop at most: "
                      f"{num(r['final_val_change_rel'], '+.2%')}")
@@ -144,6 +154,13 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
             lines.append(f"  [{ok(r[f'crit_std_{u}'])}] std of T@tau ({u}) inflated <= "
                          f"{MAX_STD_RATIO - 1:.0%}: ratio {num(r[f'std_ratio_{u}'], '.2f', 'a seed never reached tau, or one seed')}")
     return lines
+
+
+def steps_table(collection: Collection) -> pd.DataFrame:
+    """Per variant: the size and direction of its hyper-steps (trust.step_measures)."""
+    rows = [{**key._asdict(), **step_measures(reps)} for key, reps in collection.groups().items()
+            if key.warmstart != BASELINE]
+    return pd.DataFrame(rows)
 
 
 def search_space(rep: Replicate) -> SearchSpace:

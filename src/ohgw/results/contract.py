@@ -81,7 +81,7 @@ RECORD = _fields(
     ("task", "the task's name"),
     ("scheduler", "the scheduler's name"),
     ("warmstart", "the warm-start variant's name"),
-    ("eta_h", "the variant's hyper-step size"),
+    ("eta_h", "the variant's hyper-step size; null where it sets no step (baseline, controls)"),
     ("seed", "the replicate seed"),
     ("tau", "the target score of T@tau"),
     ("metric", "the results.csv column the schedulers and T@tau read"),

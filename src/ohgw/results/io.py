@@ -67,6 +67,8 @@ def load_record(job_dir: Path) -> dict:
     if missing:
         raise KeyError(f"missing keys {missing}")
     record.setdefault("test_metric", contract.test_metric(record["metric"]))
+    if version == 1 and record.get("config", {}).get("warmstart", {}).get("direction") == "none":
+        record["eta_h"] = None  # version 2 records no step size where none applies
     return record
 
 

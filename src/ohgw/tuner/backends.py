@@ -17,16 +17,21 @@ from syne_tune.util import dump_json_with_numpy
 from ohgw.errors import ConfigError
 from ohgw.tuner.checks import LAUNCHERS
 from ohgw.tuner.forkclient import ForkServer, fork_server
+from ohgw.tuner.order import ordered
 
 
-def make_backend(launcher: str, trial_module: str, trial_config: Path, **backend_kwargs) -> LocalBackend:
+def make_backend(launcher: str, trial_module: str, trial_config: Path, order: str = "arrival",
+                 **backend_kwargs) -> LocalBackend:
+    """The backend for `launcher`; with order=deterministic it hands results to the tuner in
+    virtual-clock order (ohgw.tuner.order)."""
     entry_point = importlib.util.find_spec(trial_module).origin
+    wrap = ordered if order == "deterministic" else (lambda cls: cls)
     if launcher == "subprocess":
-        return LocalBackend(entry_point=entry_point, **backend_kwargs)
+        return wrap(LocalBackend)(entry_point=entry_point, **backend_kwargs)
     if launcher == "fork":
         server = fork_server(trial_module)  # already started by start_early, or now
         server.request(op="preload", config=str(trial_config))
-        return ForkServerBackend(entry_point, server, **backend_kwargs)
+        return wrap(ForkServerBackend)(entry_point, server, **backend_kwargs)
     raise ConfigError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {launcher!r}")
 
 

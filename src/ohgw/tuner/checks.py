@@ -13,6 +13,7 @@ from ohgw.tuner.budget import Budget
 
 DEVICES = ("auto", "cpu", "cuda")
 LAUNCHERS = ("fork", "subprocess")
+ORDERS = ("arrival", "deterministic")  # ohgw.tuner.order
 
 
 def check_early(cfg: DictConfig) -> None:
@@ -23,7 +24,12 @@ def check_early(cfg: DictConfig) -> None:
         raise ConfigError(f"n_workers must be an integer >= 1, got {cfg.n_workers}")
     if cfg.launcher not in LAUNCHERS:
         raise ConfigError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {cfg.launcher!r}")
-    Budget(**OmegaConf.to_container(cfg.budget))
+    if cfg.tuner.order not in ORDERS:
+        raise ConfigError(f"tuner.order must be one of {', '.join(ORDERS)}, got {cfg.tuner.order!r}")
+    budget = Budget(**OmegaConf.to_container(cfg.budget))
+    if cfg.tuner.order == "deterministic" and budget.wallclock_s is not None:
+        raise ConfigError("tuner.order=deterministic with budget.wallclock_s: a wall-clock limit cuts the replicate "
+                          "where timing says, not where the virtual clock does; use budget.epochs or budget.trials")
     t = OmegaConf.to_container(cfg.task, resolve=True)
     space, _ = check_task(t["name"], t["tau"], t["max_epochs"], t["batch_size"], t["optimizer"],
                           t["search_space"], t.get("roles", ()), t.get("network"), t.get("fixed"))

@@ -89,7 +89,8 @@ def write_trial_config(cfg: DictConfig, job_dir: Path, task, variant, rt: dict) 
 
 def new_record(cfg: DictConfig, task, variant, rt: dict, key: str, replaces: list) -> dict:
     return {"schema_version": SCHEMA_VERSION, "status": "running", "task": task.name,
-            "scheduler": cfg.scheduler.name, "warmstart": variant.name, "eta_h": variant.eta_h,
+            "scheduler": cfg.scheduler.name, "warmstart": variant.name,
+            "eta_h": variant.eta_h if variant.uses_eta else None,
             "seed": cfg.seed, "tau": task.tau, "metric": task.metric, "test_metric": test_metric(task.metric),
             "mode": task.mode, "budget": OmegaConf.to_container(cfg.budget), "runtime": rt,
             "started_at": _now(), "python": sys.version.split()[0], "git_commit": git_commit(),
@@ -98,14 +99,15 @@ def new_record(cfg: DictConfig, task, variant, rt: dict, key: str, replaces: lis
 
 
 def build_tuner(cfg: DictConfig, task, budget, rt: dict, trial_cfg: Path, job_dir: Path, recorder):
-    from syne_tune import Tuner
     from syne_tune.results_callback import StoreResultsCallback
+
+    from ohgw.tuner.order import OrderedTuner
 
     scheduler = make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed),
                                {"ohgw_config": str(trial_cfg.resolve())})
     os.environ["SYNETUNE_FOLDER"] = str(job_dir.resolve())  # Syne Tune's own files go here
-    backend = make_backend(cfg.launcher, TRIAL_MODULE, trial_cfg, **backend_kwargs(rt["gpus"]))
-    return Tuner(trial_backend=backend, scheduler=scheduler, stop_criterion=budget, n_workers=rt["n_workers"],
+    backend = make_backend(cfg.launcher, TRIAL_MODULE, trial_cfg, cfg.tuner.order, **backend_kwargs(rt["gpus"]))
+    return OrderedTuner(trial_backend=backend, scheduler=scheduler, stop_criterion=budget, n_workers=rt["n_workers"],
                  sleep_time=cfg.tuner.sleep_time, max_failures=cfg.tuner.max_failures, tuner_name="tuner",
                  suffix_tuner_name=False, save_tuner=False, callbacks=[recorder, StoreResultsCallback()],
                  print_update_interval=3600)

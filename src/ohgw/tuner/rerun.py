@@ -21,8 +21,13 @@ PAIRING_FREE = ("seed", "warmstart")  # what differs between the replicates of o
 
 
 def replicate_key(cfg: DictConfig, also_ignore: tuple[str, ...] = ()) -> str:
+    """A variant whose step eta_h does not set (the baseline, the controls) is the same
+    replicate at every eta_h: a sweep over eta_h runs its baseline once."""
+    from ohgw.config import instantiate
+
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    for dotted in (*cfg.rerun.ignore, *also_ignore):
+    unused = () if instantiate(cfg.warmstart).uses_eta else ("warmstart.eta_h",)
+    for dotted in (*cfg.rerun.ignore, *also_ignore, *unused):
         *parents, leaf = dotted.split(".")
         node = resolved
         for p in parents:

@@ -1,4 +1,10 @@
-"""The warm-start variants: how a hyper-gradient becomes a new configuration psi'."""
+"""The warm-start variants: how a hyper-gradient becomes a new configuration psi'.
+
+Two controls run the same computation as OHGW (so their cost and timing match it) and differ only
+in the step: `zero` (the A/A control: no step at all, so the trial trains with x exactly like the
+baseline; its difference from the baseline is the noise floor of the harness's own machinery) and
+`planted` (a positive control with a known benefit: a step of `fraction` of the way, on the
+search-space scale, toward `target`, values found by a full-budget search of the task)."""
 from __future__ import annotations
 
 import math
@@ -10,19 +16,21 @@ import numpy as np
 from ohgw.errors import ConfigError
 from ohgw.hyperparams.space import SearchSpace
 
-DIRECTIONS = ("none", "hypergradient", "random")
+DIRECTIONS = ("none", "hypergradient", "random", "zero", "planted")
 STEP_MODES = ("raw", "normalized")
 
 
 @dataclass
 class WarmStart:
     name: str
-    direction: str = "none"        # none (baseline) | hypergradient (ohgw) | random (control)
+    direction: str = "none"        # none (baseline) | hypergradient (ohgw) | random | zero (A/A) | planted
     steps: int = 1                 # hyper-steps, before each of the first `steps` training steps
     eta_h: float = 1e-3
     step: str = "raw"              # raw: -eta_h*grad | normalized: -eta_h*range*grad/|grad|
     sigma: float | None = None     # random only: fixed-sigma Gaussian step instead of matched norm
     mask: list = field(default_factory=list)
+    target: dict = field(default_factory=dict)  # planted only: name -> value to step toward
+    fraction: float = 0.5          # planted only: how much of the way to the target
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
@@ -35,7 +43,18 @@ class WarmStart:
             raise ConfigError(f"warmstart.steps must be an integer >= 1, got {self.steps}")
         if self.sigma is not None and not self.sigma > 0:
             raise ConfigError(f"warmstart.sigma must be > 0 or null, got {self.sigma}")
-        self.mask = list(self.mask)
+        if self.direction == "planted" and not self.target:
+            raise ConfigError("warmstart.target: the planted control needs values to step toward "
+                              "(task.best_known, from a full-budget search of the task)")
+        if not 0 < self.fraction <= 1:
+            raise ConfigError(f"warmstart.fraction must be in (0, 1], got {self.fraction}")
+        self.mask, self.target = list(self.mask), dict(self.target)
+
+    @property
+    def uses_eta(self) -> bool:
+        """Does eta_h set this variant's step? (Not for the baseline, the controls, or a
+        fixed-sigma random step: their records say eta_h null.)"""
+        return self.direction == "hypergradient" or (self.direction == "random" and self.sigma is None)
 
     @property
     def active(self) -> bool:
@@ -54,6 +73,10 @@ class WarmStart:
         """Validate against the task's space; False (with one warning) when there is
         nothing to move, so the replicate runs as the baseline and records it. A discrete
         (or otherwise unmovable) name in the mask gets a warning: it is never moved anyway."""
+        unknown = sorted(set(self.target) - set(self.targets(space, movable)))
+        if unknown:
+            raise ConfigError(f"warmstart.target names {unknown}, which the search space does not let a "
+                              f"warm-start move (it moves {self.targets(space, movable)})")
         fixed = [n for n in self.mask if n in space and not (space[n].continuous and movable(n))]
         if fixed:
             warnings.warn(f"warmstart.mask: {fixed} are never moved by a warm-start anyway "
@@ -67,6 +90,10 @@ class WarmStart:
     def propose(self, psi: dict, grads: dict, space: SearchSpace, rng: np.random.Generator) -> dict:
         """psi' = clip(psi + delta) on the search-space scale, over the hyperparameters in
         `grads` (dF/du on that scale); every other one unchanged."""
+        if self.direction == "zero":
+            return dict(psi)
+        if self.direction == "planted":
+            return self._toward_target(psi, space)
         names = list(grads)
         g = np.array([grads[n] for n in names], dtype=float)
         ranges = np.array([space[n].range for n in names])
@@ -86,6 +113,14 @@ class WarmStart:
             spec = space[n]
             u = min(max(spec.to_scale(psi[n]) + float(d), spec.scale_low), spec.scale_high)
             new[n] = spec.clip(spec.from_scale(u))  # clip again: 10**log10(x) may leave [low, high]
+        return new
+
+    def _toward_target(self, psi: dict, space: SearchSpace) -> dict:
+        new = dict(psi)
+        for n, goal in self.target.items():
+            spec = space[n]
+            u, u_goal = spec.to_scale(psi[n]), spec.to_scale(float(goal))
+            new[n] = spec.clip(spec.from_scale(u + self.fraction * (u_goal - u)))
         return new
 
 
