@@ -20,17 +20,35 @@ def main(cfg: DictConfig):
     try:
         check_early(cfg)  # light: bad input is refused before the heavy imports
         start_early(cfg.launcher)  # before our own imports, so that the fork server's overlap them
+        from ohgw.tuner.quiet import import_syne_tune
+
+        import_syne_tune()
         from ohgw.tuner.replicate import run_replicate
-        from ohgw.tuner.summary import print_summary
+        from ohgw.tuner.summary import print_summary, write_wandb_runs
 
         job_dir = Path(HydraConfig.get().runtime.output_dir)
         record = run_replicate(cfg, job_dir)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    print_summary(record, job_dir)
+    write_wandb_runs(cfg, job_dir)
+    print_summary(record, job_dir)  # the last thing a job prints
     return record.get("best_val")
 
 
+def refuse_unknown_options(argv: list[str]) -> None:
+    """An unknown config-group option is one line and exit status 2, like any bad input."""
+    from ohgw import CONF_DIR
+    from ohgw.errors import ConfigError
+    from ohgw.tuner.checks import check_group_options
+
+    try:
+        check_group_options(argv, CONF_DIR)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
+    refuse_unknown_options(sys.argv[1:])
     main()

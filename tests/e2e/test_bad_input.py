@@ -32,6 +32,9 @@ BAD_INPUTS = {
                               "search_space.batch_size: the choices mix types"),
     "two names for one setting": (["+task.search_space.lr={type:float,low:0.001,high:0.1}"],
                                   "log_lr and lr both set the optimizer's lr"),
+    "unknown tuner.order": (["tuner.order=sorted"], "tuner.order must be one of arrival, deterministic"),
+    "planted control without a target": (["warmstart=planted", "task=tabular"],
+                                          "warmstart.target: the planted control needs values to step toward"),
 }
 
 
@@ -58,12 +61,16 @@ def test_bad_input_one_line_nonzero_exit_nothing_written(case, bad_runs):
     assert not (out / "replicate.json").exists() and not (out / "results.csv").exists()
 
 
-def test_unknown_group_option_lists_the_valid_ones(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "scheduler=nope",
-                           f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode != 0
-    assert "Could not find 'scheduler/nope'" in proc.stderr and "pasha" in proc.stderr
-    assert not (tmp_path / "replicate.json").exists()
+@pytest.mark.parametrize("args", [["scheduler=nope"], ["-m", "warmstart=baseline,nope", "seed=0,1"]])
+def test_unknown_group_option_is_one_line_listing_the_valid_ones(args, tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *args, f"hydra.run.dir={tmp_path}",
+                           f"hydra.sweep.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    group = args[-2 if args[0] == "-m" else 0].split("=")[0]
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {group}=nope: no such option; {group} is one of "
+        + ", ".join(sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml")))]
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_slurm_sweep_with_a_bad_job_stops_before_queueing_any(tmp_path):

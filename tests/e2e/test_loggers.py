@@ -2,7 +2,6 @@
 is unset (never asking for a key); logger=tensorboard and logger=wandb in a real replicate. The
 offline .wandb files are binary protobuf records; the names and keys we set are stored in them
 verbatim."""
-import json
 import os
 import shutil
 import subprocess
@@ -15,10 +14,10 @@ import pytest
 
 from ohgw.trial.loggers import WANDB_TARGET
 from ohgw.analysis.wandb_runs import log_replicate_runs
-from tests.helpers import RESULTS_V1
+from tests.helpers import RESULTS_V1, ROOT
 
 FIXTURES = RESULTS_V1
-ROOT = Path(__file__).parents[1]
+
 pytest.importorskip("wandb")
 pytestmark = pytest.mark.slow  # each test starts wandb's service process or runs a replicate
 
@@ -42,26 +41,17 @@ def run_files(job: Path, count: int, marker: bytes, timeout: float = 60.0) -> li
         time.sleep(0.5)
 
 
-def wandb_job(tmp_path) -> Path:
-    """A real replicate (fixture) whose record says it logged with logger=wandb."""
-    job = tmp_path / "job"
-    shutil.copytree(FIXTURES / "2", job)
-    record = json.loads((job / "replicate.json").read_text())
-    record["config"]["logger"] = {"_target_": WANDB_TARGET, "name": "wandb", "project": "ohgw-test",
-                                  "entity": None, "group": "digits-asha-ohgw-seed0-x", "job_type": "ohgw",
-                                  "tags": []}
-    (job / "replicate.json").write_text(json.dumps(record))
-    return job
+WANDB = {"_target_": WANDB_TARGET, "name": "wandb", "project": "ohgw-test", "entity": None,
+         "group": "digits-asha-ohgw-seed0-x", "job_type": "ohgw", "tags": []}
 
 
 def test_replicate_runs_offline_one_per_trial_and_a_summary(tmp_path, no_wandb_mode):
     job = tmp_path / "job"
     shutil.copytree(FIXTURES / "2", job)
-    assert log_replicate_runs(job) == 0  # it logged to CSV: no wandb runs
+    assert log_replicate_runs(job, {"_target_": "lightning.pytorch.loggers.CSVLogger"}) == 0  # no wandb asked
     assert not (job / "wandb").exists()
-    job = wandb_job(tmp_path / "w")
     trial_ids = sorted(set(pd.read_csv(job / "results.csv")["trial_id"]))
-    assert log_replicate_runs(job) == len(trial_ids) + 1
+    assert log_replicate_runs(job, WANDB) == len(trial_ids) + 1
     assert os.environ["WANDB_MODE"] == "offline"
     runs = run_files(job, len(trial_ids) + 1, b"digits-asha-ohgw-seed0-x")
     summary = [d for d in runs if b"replicate-summary" in d]
@@ -86,7 +76,25 @@ def test_replicate_with_logger(tmp_path, logger, no_wandb_mode):
             (events,) = (job / "tuner" / str(trial)).glob("lightning/version_0/events.out.tfevents.*")
             data = events.read_bytes()
             assert b"psi/log_lr" in data and b"x/log_lr" in data and b"val_acc" in data
-    else:  # written at the job's end by the Hydra callback
+    else:  # written at the job's end, before its summary line
         runs = run_files(job, len(reported) + 1, b"digits-asha-ohgw-eta0.001-seed0-")
         assert sum(b"replicate-summary" in d for d in runs) == 1
         assert all(any(f"trial-{t}".encode() in d for d in runs) for t in reported)
+    # the summary stays the last thing printed, and wandb says nothing
+    assert done.stdout.strip().splitlines()[-1].startswith("  results: ")
+    assert not [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("wandb:")]
+
+
+def test_wandb_after_a_csv_run_of_the_same_replicate_writes_its_runs(tmp_path, no_wandb_mode):
+    common = ["warmstart=ohgw", "budget.epochs=3", "task.max_epochs=2", f"rerun.root={tmp_path}"]
+    first = subprocess.run([sys.executable, "run.py", *common, f"hydra.run.dir={tmp_path}/csv"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = subprocess.run([sys.executable, "run.py", *common, "logger=wandb", f"hydra.run.dir={tmp_path}/wandb"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    # reused (the logger does not change results), and it says where the results are
+    assert "[skipped]" in again.stdout and f"results: {(tmp_path / 'csv').resolve()} (reused" in again.stdout
+    reported = sorted(set(pd.read_csv(tmp_path / "csv" / "results.csv")["trial_id"]))
+    runs = run_files(tmp_path / "wandb", len(reported) + 1, b"digits-asha-ohgw-eta0.001-seed0-")
+    assert sum(b"replicate-summary" in d for d in runs) == 1

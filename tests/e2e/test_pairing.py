@@ -51,6 +51,7 @@ def test_baseline_and_ohgw_replicates_are_paired(scheduler, tmp_path):
     assert base["sampled_configs"][:N] == ohgw["sampled_configs"][:N]
     assert base["comparison"] == ohgw["comparison"] and base["key"] != ohgw["key"]
     assert base["budget"] == ohgw["budget"]
+    assert base["eta_h"] is None and ohgw["eta_h"] == 1e-12  # no step size where none applies
     first = ["trial_id", "epoch"]
     paired = base_rows[base_rows.trial_id < N].merge(ohgw_rows[ohgw_rows.trial_id < N], on=first)
     assert len(paired) >= N and (ohgw_rows["hg_log_lr"].abs() > 0).any()
@@ -83,6 +84,8 @@ def test_a_rerun_skips_complete_replicates_and_redoes_the_others(tmp_path):
     second = run_cli(*sweep, f"hydra.sweep.dir={tmp_path}/second")
     assert second.returncode == 0, second.stderr
     assert second.stdout.count("[skipped]") == 2
+    for job in ("0", "3"):  # the summary points at the reused replicate, not at skipped.json
+        assert f"results: {(tmp_path / 'first' / job).resolve()} (reused" in second.stdout
     for job in ("0", "3"):
         skipped = json.loads((tmp_path / "second" / job / SKIPPED).read_text())
         assert skipped["complete_at"] == str((tmp_path / "first" / job).resolve())

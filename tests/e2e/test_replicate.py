@@ -44,6 +44,21 @@ def test_default_replicate_end_to_end(tmp_path):
     assert [c for c in frame.columns if not contract.describe(c)] == []
     assert set(record) <= set(contract.RECORD) and record["schema_version"] == contract.SCHEMA_VERSION
     assert record["git_commit"] != "unknown" and record["versions"]["syne-tune"] == "0.13.0"
+    # quiet: no banner of Syne Tune's missing extras; the summary is the last thing printed
+    assert "dependencies are missing" not in proc.stdout + proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == f"  results: {tmp_path}"
+
+
+def test_a_tasks_default_budget_leaves_the_scheduler_decisions_to_make(tmp_path):
+    proc = run_cli("task=tabular", f"hydra.run.dir={tmp_path}", f"rerun.root={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads((tmp_path / "replicate.json").read_text())
+    frame = pd.read_csv(tmp_path / "results.csv")
+    assert record["budget"]["epochs"] == 120  # the task's default
+    assert (frame.decision == "STOP").sum() >= 3 and frame.trial_id.nunique() >= 6
+    # the budget counts what results.csv holds; anything beyond it is recorded, with why
+    over = record.get("budget_overshoot", {"epochs": 0, "why": "none"})
+    assert len(frame) == 120 + over["epochs"] and over["why"]
     assert record["budget_used"]["device_s"] > 0 and record["wallclock_s"] > 0
 
 

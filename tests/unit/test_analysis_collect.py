@@ -5,6 +5,7 @@ import math
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ohgw.analysis.__main__ import main
@@ -157,3 +158,32 @@ def test_the_baseline_has_no_eta_h_and_pairs_with_every_eta_h(runs, capsys):
     shutil.copytree(runs / "0", runs / "0-eta")
     edit_record(runs / "0-eta", lambda r: r.update(eta_h=1e-2))
     assert "two replicates of digits/asha/baseline seed 0" in refused(capsys, runs)
+
+
+def test_every_variant_is_set_beside_the_noise_floor_of_an_a_a_control(runs, capsys):
+    """A/A copies of the baseline: the floor is exactly no change, each variant's effect against
+    the A/A control is its effect against the baseline, and two seeds resolve nothing."""
+    for job in ("0", "1", "2", "3"):
+        edit_record(runs / job, lambda r: r.update(tau=0.7))  # every seed reaches it
+    for source, control, direction in (("0", "aa0", "zero"), ("1", "aa1", "zero"),
+                                       ("2", "planted0", "planted"), ("3", "planted1", "planted")):
+        shutil.copytree(runs / source, runs / control)
+        name = control.rstrip("01")
+        edit_record(runs / control, lambda r: (r.update(warmstart=name, eta_h=None),
+                                               r["config"]["warmstart"].update(direction=direction, name=name)))
+    assert main([str(runs)]) == 0
+    printed = capsys.readouterr().out
+    paired = pd.read_csv(runs / "analysis" / "paired.csv").set_index("warmstart")
+    assert paired.loc["aa", "reduction_epochs"] == 0.0 and paired.loc["aa", "reduction_epochs_low"] == 0.0
+    ohgw = paired.loc["ohgw"]
+    assert ohgw["floor_epochs"] == 0.0 and ohgw["vs_floor_epochs"] == pytest.approx(ohgw["reduction_epochs"])
+    assert ohgw["floor_verdict_epochs"] == "within the floor" and ohgw["p_vs_floor_epochs"] >= 0.5
+    assert "(the A/A control, the noise floor)" in printed
+    assert "the A/A floor over the same seeds: +0.0% [+0.0%, +0.0%]" in printed
+    assert "positive control digits/asha: within the floor: this study cannot resolve an effect of its size" in printed
+    assert "seeds; this comparison has 2" in printed  # the power line
+    steps = pd.read_csv(runs / "analysis" / "steps.csv").set_index("warmstart")
+    assert steps.loc["aa", "step_norm_mean"] == 0.0  # copies of the baseline: x as sampled
+    assert steps.loc["planted", "step_norm_mean"] == pytest.approx(steps.loc["ohgw", "step_norm_mean"])
+    assert steps.loc["ohgw", "step_norm_mean"] > 0
+    assert 0 <= steps.loc["ohgw", "lr_down_fraction"] <= 1

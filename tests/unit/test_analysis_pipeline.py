@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 
 from ohgw.analysis.__main__ import main
-from tests.helpers import RESULTS_V1
+from tests.helpers import RESULTS_V1, ROOT
 
 FIXTURES = RESULTS_V1
-ROOT = Path(__file__).parents[1]
-TABLES = ("summary.csv", "paired.csv", "hyperparams.csv")
+TABLES = ("summary.csv", "paired.csv", "hyperparams.csv", "steps.csv")
 PLOTS = ("best_so_far", "t_tau", "survival", "hypergradient_benefit", "hyperparameters")
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ohgw.hyperparams import optimizers
-from ohgw.warmstart import hypergradient, lookahead_loss
+from ohgw.warmstart import hypergradient
 from tests.conftest import HP, small_float64
 from tests.finite_differences import assert_matches_finite_differences, lookahead
 

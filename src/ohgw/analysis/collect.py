@@ -111,7 +111,7 @@ def collect(dirs: list[Path | str]) -> Collection:
         raise AnalysisError(f"not a directory: {', '.join(missing)}")
     records = {p.resolve() for d in roots for p in d.rglob(RECORD)}
     # a job skipped by a rerun points at the complete replicate it would have repeated
-    records |= {p for d in roots for p in map(_skipped_target, d.rglob(SKIPPED)) if p}
+    records |= {p for d in roots for p in map(_skipped_record, d.rglob(SKIPPED)) if p}
     records = sorted(records)
     if not records:
         raise AnalysisError(f"no {RECORD} found below {', '.join(map(str, roots))}")
@@ -151,7 +151,13 @@ def load_replicate(job_dir: Path) -> Replicate | str:
     return Replicate(job_dir, record, results)
 
 
-def _skipped_target(path: Path) -> Path | None:
+def skipped_target(job_dir: Path) -> Path | None:
+    """The directory of the complete replicate a skipped job reused (None if it is no such job)."""
+    record = _skipped_record(Path(job_dir) / SKIPPED) if (Path(job_dir) / SKIPPED).exists() else None
+    return None if record is None else record.parent
+
+
+def _skipped_record(path: Path) -> Path | None:
     try:
         target = Path(json.loads(path.read_text())["complete_at"]).resolve() / RECORD
     except (ValueError, OSError, KeyError, TypeError) as e:

@@ -1,6 +1,6 @@
 """Hydra callback (conf/config.yaml, hydra.callbacks): analyse a multirun into
-<sweep dir>/analysis when it ends, and write the wandb runs of each `logger=wandb` replicate.
-Neither may make a finished job or multirun fail: an error becomes one warning line."""
+<sweep dir>/analysis when it ends. It may not make a finished multirun fail: an error becomes
+one warning line."""
 from __future__ import annotations
 
 import sys
@@ -19,13 +19,3 @@ class AnalysisCallback(Callback):
         except Exception as e:  # noqa: BLE001 - the multirun itself has finished
             print(f"warning: analysis of {sweep_dir} failed ({type(e).__name__}: {e}); "
                   f"rerun: python -m ohgw.analysis {sweep_dir}", file=sys.stderr)
-
-    def on_job_end(self, config, job_return, **kwargs) -> None:
-        job_dir = Path(config.hydra.runtime.output_dir)
-        try:
-            from ohgw.analysis.wandb_runs import log_replicate_runs
-
-            log_replicate_runs(job_dir)
-        except Exception as e:  # noqa: BLE001 - the replicate itself has finished
-            print(f"warning: wandb runs of {job_dir} failed ({type(e).__name__}: {e})",
-                  file=sys.stderr)

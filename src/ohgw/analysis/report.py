@@ -30,7 +30,8 @@ DEFINITIONS = """\
 - **noise floor**: the A/A control's reduction against the baseline (warm-start `aa`: the same computation
   as OHGW, then no step); **vs floor**: the variant's reduction against the A/A control over the seeds all
   three share, its interval and paired Wilcoxon p (Bonferroni over the vs-floor tests). A variant is
-  *faster than the floor* when that interval lies above 0, *slower* when below, else *within the floor*.
+  *faster than the floor* when that interval lies above 0 and the corrected p is below 0.05, *slower* when
+  the interval lies below 0 (same test), else *within the floor*.
 - **power**: seeds a 15% reduction would need at the table's Bonferroni-corrected alpha with power 0.8,
   from the observed standard deviation of the paired log-ratios (normal approximation refined once with t
   quantiles, over the Wilcoxon test's efficiency 3/pi).

@@ -6,7 +6,7 @@ The noise floor: the A/A control (warm-start direction `zero`) costs what OHGW c
 exactly as the baseline does; its effect against the baseline is what scheduling noise (the order
 in which reports arrive, timing) does on its own. A variant stands above the floor when its times,
 paired seed by seed with the A/A control's, are shorter with a confidence interval that excludes
-no change; a positive control (direction `planted`) that does not stand above the floor says the
+no change and a (Bonferroni-corrected) paired Wilcoxon test that rejects it; a positive control (direction `planted`) that does not stand above the floor says the
 study cannot resolve effects of its size.
 """
 from __future__ import annotations
@@ -87,12 +87,17 @@ def add_floor_verdicts(table: pd.DataFrame) -> None:
 
 
 def _verdict(row, u: str) -> str:
+    """Faster (slower) than the floor: the interval against the A/A control lies above (below)
+    no change AND the corrected paired test rejects no change; else within the floor."""
+    from ohgw.analysis.tables import MAX_P
+
     low, high = row.get(f"vs_floor_{u}_low", math.nan), row.get(f"vs_floor_{u}_high", math.nan)
     if not (isinstance(low, float) and not math.isnan(low)):
         return ""
-    if low > 0:
+    significant = row.get(f"p_bonf_vs_floor_{u}", 1.0) < MAX_P
+    if low > 0 and significant:
         return "faster than the floor"
-    if high < 0:
+    if high < 0 and significant:
         return "slower than the floor"
     return "within the floor"
 

@@ -8,7 +8,7 @@ import math
 import os
 from pathlib import Path
 
-from ohgw.analysis.collect import load_replicate
+from ohgw.analysis.collect import Replicate, load_replicate, skipped_target
 from ohgw.analysis.metrics import UNITS, progress, replicate_measures, trials
 from ohgw.results.contract import ROW, SAMPLED, hyperparameters, values
 from ohgw.results.io import RECORD
@@ -18,22 +18,26 @@ from ohgw.trial.loggers import WANDB_TARGET, hyperparameter_entries
 EPOCH_METRICS = tuple(f for f in ROW if f not in ("trial_id", "epoch", "decision"))
 
 
-def log_replicate_runs(job_dir: Path) -> int:
-    """Write the wandb runs of a finished `logger=wandb` replicate; how many (0 when the job
-    left no complete replicate or did not log to wandb)."""
+def log_replicate_runs(job_dir: Path, logger: dict) -> int:
+    """Write the wandb runs of a job that asked for them (`logger`: its resolved logger config)
+    into <job>/wandb: of the replicate it ran, or of the complete one it reused (a rerun that was
+    skipped, whichever logger that one ran with). How many runs (0 when the logger is not wandb or
+    the job left no complete replicate). Quiet: wandb's own output is switched off."""
     job_dir = Path(job_dir)
-    if not (job_dir / RECORD).exists():  # a failed or skipped job
-        return 0
-    rep = load_replicate(job_dir)
-    logger = {} if isinstance(rep, str) else rep.record.get("config", {}).get("logger", {})
     if logger.get("_target_") != WANDB_TARGET:
+        return 0
+    source = job_dir if (job_dir / RECORD).exists() else skipped_target(job_dir)
+    rep = load_replicate(source) if source is not None else None
+    if not isinstance(rep, Replicate):  # failed, or nothing finished
         return 0
     import wandb
 
     os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ["WANDB_SILENT"] = "true"
     r = rep.record
     common = dict(project=logger["project"], entity=logger.get("entity"), group=logger["group"],
-                  job_type=logger["job_type"], dir=str(job_dir), reinit="finish_previous")
+                  job_type=logger["job_type"], dir=str(job_dir), reinit="finish_previous",
+                  settings=wandb.Settings(silent=True, console="off"))
     names = hyperparameters(rep.results.columns, SAMPLED)
     last = trials(rep.results)
     for trial_id, rows in rep.results.sort_values("epoch").groupby("trial_id"):

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ohgw.hyperparams.registry import OPTIMIZERS, optimizer_settings
+from ohgw.hyperparams.registry import optimizer_settings
 # what each optimizer takes when no entry sets it (PyTorch's defaults)
 DEFAULTS = {"sgd": {"momentum": 0.0, "weight_decay": 0.0, "nesterov": False},
             "adamw": {"momentum": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-2}}

@@ -89,6 +89,7 @@ RECORD = _fields(
     ("mode", "max or min: whether a larger metric is better"),
     ("budget", "the budget asked for: epochs, trials, wallclock_s (null = no limit)"),
     ("budget_used", "what was used: epochs, trials, wallclock_s, device_s"),
+    ("budget_overshoot", "epochs used beyond budget.epochs, and why (absent when none)"),
     ("n_trials", "trials started"),
     ("wallclock_s", "seconds of the tuning loop"),
     ("best_val", "best metric over all rows"),

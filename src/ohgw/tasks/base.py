@@ -22,7 +22,7 @@ class Task:
     def __init__(self, name: str, tau: float, metric: str, mode: str, max_epochs: int,
                  batch_size: int, optimizer: str, rungs: dict, search_space: dict,
                  roles=ROLES, network: dict | None = None, fixed: dict | None = None,
-                 data_seed: int = 0):
+                 data_seed: int = 0, budget_epochs: int | None = None, best_known: dict | None = None):
         self.name = name
         self.space, self.hyperparameters = check_task(name, tau, max_epochs, batch_size, optimizer, search_space,
                                                       roles, network, fixed, self.live_rates)
@@ -32,6 +32,11 @@ class Task:
         self.rungs = dict(rungs)
         self.fixed = dict(fixed or {})
         self.data_seed = int(data_seed)
+        # the default epoch budget of a replicate (budget.epochs): enough for the schedulers to
+        # have decisions to make on this task
+        self.budget_epochs = budget_epochs
+        # values a full-budget search of this task found best: the planted control's target
+        self.best_known = dict(best_known or {})
         self._data_cache = None  # see use_data_cache
         self._splits = None
 

@@ -1,7 +1,8 @@
 """When a replicate stops: the first of its limits reached."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from ohgw.errors import ConfigError
 
@@ -10,12 +11,17 @@ LIMITS = ("epochs", "trials", "wallclock_s")
 
 @dataclass
 class Budget:
-    epochs: int | None = None       # epochs consumed over all trials (one report = one epoch)
+    epochs: int | None = None       # epochs reported over all trials (one recorded report = one epoch)
     # trials finished (completed, stopped or failed): counting trials *started* would end the
     # replicate as soon as the last one starts, killing it before it reports; paused trials do
     # not count, so pause/resume schedulers want an epoch budget
     trials: int | None = None
     wallclock_s: float | None = None
+    # the epochs counted so far: the rows results.csv will hold (the replicate binds its
+    # recorder). Syne Tune's own count also takes reports that arrived, in the same fetch, after
+    # the scheduler had stopped their trial, which results.csv and T@tau never see.
+    epochs_counted: Callable[[object], int] = field(
+        default=lambda status: status.overall_metric_statistics.count, repr=False, compare=False)
 
     def __post_init__(self):
         set_limits = {k: getattr(self, k) for k in LIMITS if getattr(self, k) is not None}
@@ -27,6 +33,6 @@ class Budget:
 
     def __call__(self, status) -> bool:
         """Syne Tune stop criterion."""
-        return ((self.epochs is not None and status.overall_metric_statistics.count >= self.epochs)
+        return ((self.epochs is not None and self.epochs_counted(status) >= self.epochs)
                 or (self.trials is not None and status.num_trials_finished >= self.trials)
                 or (self.wallclock_s is not None and status.wallclock_time >= self.wallclock_s))

@@ -4,6 +4,8 @@ second. The replicate repeats them in full when it starts (replicate.check_confi
 only the task's own code, the data and the machine can tell."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import DictConfig, OmegaConf
 
 from ohgw.config import instantiate
@@ -16,6 +18,20 @@ LAUNCHERS = ("fork", "subprocess")
 ORDERS = ("arrival", "deterministic")  # ohgw.tuner.order
 
 
+def check_group_options(argv: list[str], conf_dir: Path) -> None:
+    """ConfigError for `group=option` on the command line naming an option that conf/<group>/
+    does not have (Hydra would print its own 20-line error and exit 1). Hydra's own groups
+    (hydra/...) and sweep expressions such as choice(...) are left to Hydra."""
+    for arg in argv:
+        key, sep, value = arg.lstrip("+").partition("=")
+        if not sep or key.startswith(("hydra", "~")) or "(" in value or not (conf_dir / key).is_dir():
+            continue
+        options = sorted(p.stem for p in (conf_dir / key).glob("*.yaml"))
+        for option in value.split(","):
+            if option not in options and option != "null":
+                raise ConfigError(f"{key}={option}: no such option; {key} is one of {', '.join(options)}")
+
+
 def check_early(cfg: DictConfig) -> None:
     """ConfigError on the first bad top-level, budget, task or warm-start setting."""
     if cfg.device not in DEVICES:
@@ -26,7 +42,7 @@ def check_early(cfg: DictConfig) -> None:
         raise ConfigError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {cfg.launcher!r}")
     if cfg.tuner.order not in ORDERS:
         raise ConfigError(f"tuner.order must be one of {', '.join(ORDERS)}, got {cfg.tuner.order!r}")
-    budget = Budget(**OmegaConf.to_container(cfg.budget))
+    budget = Budget(**OmegaConf.to_container(cfg.budget, resolve=True))
     if cfg.tuner.order == "deterministic" and budget.wallclock_s is not None:
         raise ConfigError("tuner.order=deterministic with budget.wallclock_s: a wall-clock limit cuts the replicate "
                           "where timing says, not where the virtual clock does; use budget.epochs or budget.trials")

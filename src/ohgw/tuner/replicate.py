@@ -32,6 +32,8 @@ from ohgw.tuner.workers import backend_kwargs, gpu_environment
 from ohgw.warmstart.cost import flops_profile, shape_key
 
 TRIAL_CONFIG = "trial_config.yaml"
+OVERSHOOT = ("reports the other workers' trials had already made when the budget was reached: the tuner "
+             "counts every report it has fetched, then stops the trials still running")
 
 
 def check_config(cfg: DictConfig):
@@ -39,7 +41,7 @@ def check_config(cfg: DictConfig):
     data); ConfigError if one fails. A replicate runs it at its start, and the Slurm
     launcher for every job of a sweep before it queues any (hydra_plugins/ohgw_launchers.py)."""
     check_early(cfg)
-    budget = Budget(**OmegaConf.to_container(cfg.budget))
+    budget = Budget(**OmegaConf.to_container(cfg.budget, resolve=True))
     task = build(cfg.task)
     variant = instantiate(cfg.warmstart)
     variant.check(task.space, task.hyperparameters.movable)  # unknown mask names; warns if nothing moves
@@ -73,6 +75,7 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
     trial_cfg = write_trial_config(cfg, job_dir, task, variant, rt)
     record = new_record(cfg, task, variant, rt, key, replaces=([moved] if moved else []) + unfinished)
     recorder = ResultsRecorder(task.space.names)
+    budget.epochs_counted = lambda status: len(recorder.rows)
     tuner = build_tuner(cfg, task, budget, rt, trial_cfg, job_dir, recorder)
     return tune_and_record(tuner, recorder, record, task, rt, job_dir)
 
@@ -92,7 +95,7 @@ def new_record(cfg: DictConfig, task, variant, rt: dict, key: str, replaces: lis
             "scheduler": cfg.scheduler.name, "warmstart": variant.name,
             "eta_h": variant.eta_h if variant.uses_eta else None,
             "seed": cfg.seed, "tau": task.tau, "metric": task.metric, "test_metric": test_metric(task.metric),
-            "mode": task.mode, "budget": OmegaConf.to_container(cfg.budget), "runtime": rt,
+            "mode": task.mode, "budget": OmegaConf.to_container(cfg.budget, resolve=True), "runtime": rt,
             "started_at": _now(), "python": sys.version.split()[0], "git_commit": git_commit(),
             "versions": versions(), "key": key, "comparison": comparison_key(cfg), "replaces": replaces,
             "slurm": slurm_ids(), "config": OmegaConf.to_container(cfg, resolve=True)}
@@ -145,6 +148,9 @@ def summarize(frame, record: dict, status) -> dict:
     best = frame.loc[frame[metric].idxmax() if record["mode"] == "max" else frame[metric].idxmin()]
     device_s = frame.groupby("trial_id")["elapsed_s"].max().sum()
     out["budget_used"].update(trials=out["n_trials"], wallclock_s=out["wallclock_s"], device_s=float(device_s))
+    limit = record["budget"].get("epochs")
+    if limit is not None and len(frame) > limit:
+        out["budget_overshoot"] = {"epochs": int(len(frame) - limit), "why": OVERSHOOT}
     return {**out, "best_val": float(best[metric]), "best_trial_id": int(best["trial_id"]),
             "best_epoch": int(best["epoch"]), "test_of_best": float(best[record["test_metric"]])}
 
