@@ -1,6 +1,7 @@
-"""Trial-launch throughput: the same replicate with Syne Tune's stock LocalBackend
-(launcher=subprocess) and with the fork server (launcher=fork), side by side, in the two
-settings a user meets:
+"""Throughput: the same replicate two ways, side by side: by default with Syne Tune's stock
+LocalBackend (launcher=subprocess) and with the fork server (launcher=fork); with
+`--compare orders`, with the fork server in Syne Tune's arrival order and in the deterministic
+virtual-clock order (tuner.order). In the two settings a user meets:
 - `run`: one replicate, one command: a fresh `python run.py ...` process, timed whole (its
   own imports included; the fork server starts inside it, its imports overlapping the tuner's);
 - `multirun`: a later job of a multirun (`-m seed=...`): run_replicate in a process that has
@@ -8,6 +9,7 @@ settings a user meets:
 
     python scripts/bench.py                                  # digits, ASHA and PASHA, seed 0, 30 epochs
     python scripts/bench.py --schedulers asha --epochs 60 --repeats 3 task.batch_size=8
+    python scripts/bench.py --compare orders --schedulers asha asha_promotion
 
 Per replicate: wall-clock (`wall_s`: the process for `run`, run_replicate for `multirun`),
 the tuner's own wall-clock, median and max seconds from a trial process's launch (start or
@@ -35,7 +37,11 @@ from ohgw.tuner.replicate import run_replicate
 
 ROOT = CONF_DIR.parent
 SETTINGS = ("run", "multirun")
-LAUNCHERS = {"stock": "subprocess", "fork": "fork"}
+# what is compared: two named sets of overrides; gains are the first over the second for
+# seconds, the second over the first otherwise
+COMPARISONS = {"launchers": {"stock": ["launcher=subprocess"], "fork": ["launcher=fork"]},
+               "orders": {"arrival": ["launcher=fork", "tuner.order=arrival"],
+                          "deterministic": ["launcher=fork", "tuner.order=deterministic"]}}
 FINISHED = ("Completed", "Stopped", "Paused")  # what a trial ends as, unless it failed
 
 
@@ -71,19 +77,20 @@ def measure(setting: str, overrides: list[str], job_dir: Path) -> dict:
             "epochs": record["budget_used"]["epochs"], "best_val": record["best_val"]}
 
 
-def table(results: dict) -> str:
-    """results[setting][launcher] -> list of measures; medians side by side."""
-    keys = list(results[SETTINGS[0]]["stock"][0])
-    med = {(s, l): {k: statistics.median(r[k] for r in runs) for k in keys}
-           for s, by_launcher in results.items() for l, runs in by_launcher.items()}
-    lines = ["".join([f"{'':16}", *(f"{s + ' ' + l:>16}" for s in SETTINGS for l in LAUNCHERS),
+def table(results: dict, ways: dict) -> str:
+    """results[setting][way] -> list of measures; medians side by side."""
+    first, second = ways
+    keys = list(results[SETTINGS[0]][first][0])
+    med = {(s, w): {k: statistics.median(r[k] for r in runs) for k in keys}
+           for s, by_way in results.items() for w, runs in by_way.items()}
+    lines = ["".join([f"{'':16}", *(f"{s + ' ' + w:>24}" for s in SETTINGS for w in ways),
                       *(f"{s + ' gain':>16}" for s in SETTINGS)])
-             + "   (gain: stock/fork for seconds, fork/stock otherwise)"]
+             + f"   (gain: {first}/{second} for seconds, {second}/{first} otherwise)"]
     for k in keys:
-        cells = [f"{med[s, l][k]:16.3f}" for s in SETTINGS for l in LAUNCHERS]
+        cells = [f"{med[s, w][k]:24.3f}" for s in SETTINGS for w in ways]
         for s in SETTINGS:
-            stock, fork = med[s, "stock"][k], med[s, "fork"][k]
-            num, den = (stock, fork) if k.endswith("_s") else (fork, stock)
+            a, b = med[s, first][k], med[s, second][k]
+            num, den = (a, b) if k.endswith("_s") else (b, a)
             cells.append(f"{num / den:16.2f}" if den else f"{'':16}")
         lines.append(f"{k:16}" + "".join(cells))
     return "\n".join(lines)
@@ -91,6 +98,7 @@ def table(results: dict) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", choices=list(COMPARISONS), default="launchers")
     parser.add_argument("--schedulers", nargs="+", default=["asha", "pasha"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=30, help="budget: epochs consumed per replicate")
@@ -99,20 +107,21 @@ def main():
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every replicate")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="ohgw-bench-"))
+    ways = COMPARISONS[args.compare]
     for scheduler in args.schedulers:
-        results = {s: {l: [] for l in LAUNCHERS} for s in SETTINGS}
+        results = {s: {w: [] for w in ways} for s in SETTINGS}
         base = [f"scheduler={scheduler}", f"seed={args.seed}", f"budget.epochs={args.epochs}",
                 "rerun.skip_complete=false", *args.overrides]
         # untimed: the tuner's imports and a running fork server, as after a multirun's first job
         measure("multirun", [*base, "launcher=fork"], out / f"{scheduler}-warm-up")
         for rep in range(args.repeats):
             for setting in SETTINGS:  # interleaved: load drifts hit all alike
-                for name, launcher in LAUNCHERS.items():
+                for name, overrides in ways.items():
                     job = out / f"{scheduler}-{setting}-{name}-{rep}"
-                    results[setting][name].append(measure(setting, [*base, f"launcher={launcher}"], job))
+                    results[setting][name].append(measure(setting, [*base, *overrides], job))
         print(f"\n== {scheduler}, seed {args.seed}, {args.epochs} epochs, {args.repeats} run(s) each, "
               f"medians; overrides: {' '.join(args.overrides) or '-'}  ({out})")
-        print(table(results), flush=True)
+        print(table(results, ways), flush=True)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,8 @@ class Hyperparameters:
         for name in names:
             if name in self.accepted:
                 continue
-            why = (f"role {ENTRIES[name].role!r}, which task {self.task} does not take" if name in ENTRIES
+            role = ENTRIES[name].role if name in ENTRIES else "network" if name in self.network else None
+            why = (f"role {role!r}, which task {self.task} does not take" if role
                    else "neither a registered hyperparameter nor an argument of its network")
             raise ConfigError(
                 f"{where}.{name}: task {self.task} takes no hyperparameter {name!r} ({why}); it takes "
