@@ -1,6 +1,7 @@
 """Cost of one warm-start (k=1 hyper-step) against one normal training step.
 
-    python scripts/bench_warmstart.py [--tasks digits fashion_mnist] [--devices cpu cuda]
+    python scripts/bench_warmstart.py [--tasks digits fashion_mnist] [--devices cpu cuda] [task settings]
+    python scripts/bench_warmstart.py --tasks fashion_mnist network.arch=resnet50 batch_size=32
 
 For each task and device: median seconds of one training step (forward, backward,
 optimizer step) and of one warm-start (the hyper-gradient at the step's batch and one
@@ -46,9 +47,24 @@ def measure(fn, device, repeats):
     return statistics.median(seconds), statistics.median(peaks) / MB
 
 
-def bench(task, device, repeats, names=None):
+def settings(pairs: list[str]) -> dict:
+    """key=value task settings (dotted keys nest: network.arch=resnet50) as a nested dict."""
+    import yaml
+
+    out: dict = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(value)
+    return out
+
+
+def bench(task, device, repeats, names=None, overrides=None):
     torch.manual_seed(0)
-    module, data = ohgw.tasks.load(task, **TASK_OVERRIDES.get(task, {}))
+    module, data = ohgw.tasks.load(task, **{**TASK_OVERRIDES.get(task, {}), **(overrides or {})})
     data.setup("fit")
     module.to(device).train()
     x, y = (t.to(device) for t in next(iter(data.train_dataloader())))
@@ -74,6 +90,7 @@ def main():
     parser.add_argument("--tasks", nargs="+", default=["digits", "fashion_mnist"])
     parser.add_argument("--devices", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("settings", nargs="*", help="task settings key=value for every task")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
           + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
@@ -82,7 +99,7 @@ def main():
     for task in args.tasks:
         for device in args.devices:
             for label, names in ROWS:
-                (ts, ms), (tw, mw), batch, flops = bench(task, device, args.repeats, names)
+                (ts, ms), (tw, mw), batch, flops = bench(task, device, args.repeats, names, settings(args.settings))
                 print(f"{task:<14}{device:<7}{batch:>6} {label:<22}{ts:>9.4f}{tw:>9.4f}{tw / ts:>7.2f}"
                       f"{ms:>9.1f}{mw:>9.1f}{mw / ms if ms else float('nan'):>7.2f}{flops:>7.2f}")
     return 0

@@ -60,15 +60,16 @@ def test_paired_measures_and_criteria_on_a_hand_made_table():
 
     base = seeds([10.0, 12.0, 14.0, 20.0, math.inf], [0.90] * 5, [0.0] * 5, [1.0] * 5)
     var = seeds([7.0, 9.0, 10.0, 15.0, 30.0], [0.90, 0.90, 0.91, 0.90, 0.90], [2.0] * 5, [1.05] * 5)
-    out = paired_measures(base, var)
+    out = paired_measures(base, var, trial_peaks=[1.02, 1.08, 1.15])
     assert out["reduction_epochs"] == pytest.approx(1 - 10.0 / 14.0)  # medians 10 vs 14
     assert out["p_epochs"] == pytest.approx(0.0625)  # 5 of 5 faster: exact two-sided 2/32
     assert math.isnan(out["std_ratio_epochs"]) and not out["crit_std_epochs"]  # a censored seed
     assert out["final_val_change_rel"] == 0.0 and out["crit_final_score"]
     assert out["extra_device_pct"] == 2.0 and out["crit_compute"]
-    assert out["peak_mem_ratio"] == 1.05 and out["crit_memory"]
+    assert out["peak_mem_ratio"] == 1.05  # a hyper-step's peak over a step's: reported, not judged
+    assert out["trial_peak_ratio"] == 1.08 and out["crit_memory"]  # the trial-level median
     tied = paired_measures(seeds([3.0] * 5, [0.9] * 5, [0.0] * 5, [1.0] * 5),
-                           seeds([3.0] * 5, [0.8] * 5, [9.0] * 5, [1.5] * 5))
+                           seeds([3.0] * 5, [0.8] * 5, [9.0] * 5, [1.5] * 5), trial_peaks=[1.2, 1.3])
     assert tied["std_ratio_epochs"] == 1.0 and tied["crit_std_epochs"]  # std 0 vs std 0
     assert tied["p_epochs"] == 1.0 and tied["reduction_epochs"] == 0.0
     assert not tied["crit_final_score"] and not tied["crit_compute"] and not tied["crit_memory"]

@@ -51,8 +51,9 @@ def test_a_replicate_trains_the_byte_transformer(tmp_path):
     settings = {"seq_len": 32, "network.width": 32, "network.depth": 1, "network.heads": 2, "train_size": 2048,
                 "batch_size": 16}
     done = run_cli("task=python_docs", *(f"task.{k}={v}" for k, v in settings.items()), "experiment=smoke",
+                   "tuner.order=deterministic",  # the scheduler's decisions independent of timing: a stable test
                    f"hydra.run.dir={tmp_path}", f"rerun.root={tmp_path}")
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads((tmp_path / "replicate.json").read_text())
-    # above always predicting the most common byte (a space: 0.18); it reached 0.26 here
+    # above always predicting the most common byte (a space: 0.18); it reaches 0.28 here
     assert record["status"] == "complete" and record["best_val"] > 0.22

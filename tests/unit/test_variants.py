@@ -99,7 +99,7 @@ def fit(variant, epochs=1, batches=3, val_nan=False, seed=0, optimizer="sgd"):
     module, data = ohgw.tasks.load("digits", hparams=HP, optimizer=optimizer)
     data.setup("fit")
     if val_nan:
-        data.val_set.tensors[0][:] = float("nan")
+        data.splits["val"][0][:] = float("nan")
     callback = WarmStartCallback(variant, rng_seed=0, flops={"hyperstep": 10, "step": 3})
     trainer = L.Trainer(max_epochs=epochs, limit_train_batches=batches, limit_val_batches=1,
                         callbacks=[callback], logger=False, enable_checkpointing=False,

@@ -27,7 +27,7 @@ def plot_all(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], out
         colours = {k: ("black" if k.warmstart == BASELINE else f"C{i}") for i, k in enumerate(groups)}
         for name, draw in (("best_so_far", best_so_far), ("t_tau", t_tau_dots), ("survival", survival),
                            ("hypergradient_benefit", hypergradient_benefit),
-                           ("hyperparameters", hyperparameters)):
+                           ("hyperparameters", hyperparameters), ("eta_sensitivity", eta_sensitivity)):
             drawn = draw(groups, per_seed, colours)
             if drawn is None:  # nothing to show (e.g. no warm-start variant with a baseline)
                 continue
@@ -187,3 +187,39 @@ def hyperparameters(groups, per_seed, colours):
         ax.set_ylabel(f"{spec.name} ({'log10, ' if spec.log else ''}search-space scale)")
         ax.grid(alpha=0.3, axis="y")
     return fig, "Hyperparameters the trials trained with (baseline: sampled x; variants: adjusted psi'), one dot per trial"
+
+
+def eta_sensitivity(groups, per_seed, colours):
+    """Where one variant ran at three or more eta_h: each seed's speed-up in epochs,
+    1 - T_variant / T_baseline (censored times left out), against log10 eta_h, with a LOESS fit."""
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    base = next((k for k in groups if k.warmstart == BASELINE), None)
+    by_name: dict = {}
+    for k in groups:
+        if k != base and k.eta_h is not None:
+            by_name.setdefault(k.warmstart, []).append(k)
+    swept = {n: ks for n, ks in by_name.items() if len({k.eta_h for k in ks}) >= 3}
+    if base is None or not swept:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    tb = per_seed[base]["t_epochs"]
+    for i, (name, keys) in enumerate(swept.items()):
+        xs, ys = [], []
+        for k in keys:
+            tv = per_seed[k]["t_epochs"]
+            for seed in tv.index.intersection(tb.index):
+                if np.isfinite(tv[seed]) and np.isfinite(tb[seed]) and tb[seed] > 0:
+                    xs.append(np.log10(k.eta_h))
+                    ys.append(1 - tv[seed] / tb[seed])
+        ax.scatter(xs, ys, color=f"C{i}", alpha=0.6, label=f"{name}: one dot per seed")
+        if len(set(xs)) >= 3:
+            fit = lowess(ys, xs, frac=0.8, return_sorted=True)
+            ax.plot(fit[:, 0], fit[:, 1], color=f"C{i}", label=f"{name}: LOESS (frac 0.8)")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("log10 eta_h")
+    ax.set_ylabel("speed-up in epochs: 1 - T@tau(variant) / T@tau(baseline)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig, "Speed-up against the hyper-step size eta_h (paired by seed)"
+

@@ -39,7 +39,9 @@ DEFINITIONS = """\
   learning rate the warm-start moved down (short horizons bias it downwards).
 - **extra compute**: warm-start seconds as % of the replicate's device-seconds, and % of training FLOPs;
   **ws_step_equiv**: FLOPs of one trial's warm-start in units of one training step;
-  **peak memory ratio**: the replicate's peak memory over a normal training step's peak.
+  **peak memory ratio**: a hyper-step's peak memory over a normal training step's peak;
+  **trial peak ratio**: the criterion's measure: a trial process's peak memory (CUDA max-allocated, or the
+  peak resident set on CPU) after its first epoch over the paired baseline trial's, median over trials.
 - **std ratio**: seed-wise std of T@tau, variant over baseline (undefined when a seed is censored).
 - **KL**: KL(adjusted psi' || sampled x) in nats between 10-bin histograms on the search-space bounds
   (0.5 pseudo-counts per bin)."""
@@ -51,7 +53,7 @@ SUMMARY_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "tau", "n_seeds", 
 PAIRED_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_pairs",
                   *[c for u in UNITS for c in (f"reduction_{u}", f"reduction_{u}_low", f"reduction_{u}_high",
                                                f"p_bonf_{u}")],
-                  "final_val_change_rel", "extra_device_pct", "peak_mem_ratio", "note"]
+                  "final_val_change_rel", "extra_device_pct", "trial_peak_ratio", "peak_mem_ratio", "note"]
 FLOOR_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_floor_pairs",
                  *[c for u in UNITS for c in (f"floor_{u}", f"vs_floor_{u}", f"vs_floor_{u}_low", f"vs_floor_{u}_high",
                                               f"p_bonf_vs_floor_{u}", f"spread_{u}", f"seeds_needed_{u}")]]

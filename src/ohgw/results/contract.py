@@ -39,6 +39,8 @@ ROW = _fields(
     ("train_s", "seconds this trial spent inside training and validation epochs, across pauses"),
     ("train_steps", "optimizer steps this trial has taken, across pauses"),
     ("first_batch_s", "this process's start-up: from its launch to its first training epoch"),
+    ("process_peak_mb", "the trial process's peak memory so far, MiB: CUDA max-allocated on a GPU, the peak "
+                        "resident set (VmHWM) on CPU"),
     ("train_loss", "mean training loss of the epoch (the training objective at psi')"),
     ("val_loss", "validation cross-entropy after the epoch (eval mode)"),
     ("val_acc", "validation accuracy after the epoch (examples, or tokens of sequences)"),

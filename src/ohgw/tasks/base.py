@@ -7,12 +7,16 @@ from typing import Sequence
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
+from ohgw.errors import ConfigError
 from ohgw.hyperparams.dropout import live_rates
 from ohgw.hyperparams.registry import ROLES
+from ohgw.tasks.images import with_label_noise
 from ohgw.tasks.module import HyperModule
 from ohgw.tasks.spec import check_task
+
+
+PRECISIONS = ("32", "bf16")
 
 
 class Task:
@@ -22,16 +26,22 @@ class Task:
     def __init__(self, name: str, tau: float, metric: str, mode: str, max_epochs: int,
                  batch_size: int, optimizer: str, rungs: dict, search_space: dict,
                  roles=ROLES, network: dict | None = None, fixed: dict | None = None,
-                 data_seed: int = 0, budget_epochs: int | None = None, best_known: dict | None = None):
+                 data_seed: int = 0, budget_epochs: int | None = None, best_known: dict | None = None,
+                 label_noise: float = 0.0, precision: str = "32", channels_last: bool = False):
         self.name = name
         self.space, self.hyperparameters = check_task(name, tau, max_epochs, batch_size, optimizer, search_space,
-                                                      roles, network, fixed, self.live_rates)
+                                                      roles, network, fixed, self.live_rates, label_noise)
         self.optimizer = optimizer
         self.tau, self.metric, self.mode = float(tau), metric, mode
         self.max_epochs, self.batch_size = int(max_epochs), int(batch_size)
         self.rungs = dict(rungs)
         self.fixed = dict(fixed or {})
         self.data_seed = int(data_seed)
+        # this fraction of the training labels moved to another class, fixed by data_seed
+        self.label_noise = float(label_noise)
+        if str(precision) not in PRECISIONS:
+            raise ConfigError(f"task.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.precision, self.channels_last = str(precision), bool(channels_last)  # how trials train
         # the default epoch budget of a replicate (budget.epochs): enough for the schedulers to
         # have decisions to make on this task
         self.budget_epochs = budget_epochs
@@ -82,6 +92,17 @@ class Task:
         return TensorDataModule(*self.cached_splits(), batch_size=int(batch_size or self.batch_size),
                                 shuffle_seed=shuffle_seed)
 
+    def _noisy(self, splits):
+        """The splits with label noise on the training labels (validation and test untouched)."""
+        if not self.label_noise:
+            return splits
+        (x, y), *rest = splits
+        if y.dim() != 1:
+            raise ConfigError(f"task {self.name}: label_noise needs one label per example (this task's "
+                              f"labels have shape {tuple(y.shape)})")
+        classes = int(max(int(t[1].max()) for t in splits)) + 1
+        return ((x, with_label_noise(y, self.label_noise, classes, self.data_seed)), *rest)
+
     def use_data_cache(self, cache: dict) -> "Task":
         """Keep the splits in `cache`, shared by every task object of the same setting: a
         long-lived process (the fork server) loads each once, and the trials it forks inherit it."""
@@ -93,7 +114,7 @@ class Task:
         the data module is built); with a data cache, once per task setting."""
         if self._splits is None:
             if self._data_cache is None:
-                self._splits = self.splits()
+                self._splits = self._noisy(self.splits())
             else:
                 # every setting but the search space (and private, derived state), so that
                 # tasks differing in any of them never share
@@ -101,7 +122,7 @@ class Task:
                        repr({k: v for k, v in vars(self).items()
                              if k not in ("space", "hyperparameters") and not k.startswith("_")}))
                 if key not in self._data_cache:
-                    self._data_cache[key] = self.splits()
+                    self._data_cache[key] = self._noisy(self.splits())
                 self._splits = self._data_cache[key]
         return self._splits
 
@@ -123,10 +144,11 @@ def as_tensors(*pairs):
                  for x, y in pairs)
 
 
-def holdout_splits(train, test, val_size: int, train_size: int | None, seed: int):
+def holdout_splits(train, test, val_size: int, train_size: int | None, seed: int, test_size: int | None = None):
     """(train, val, test) as tensors from (images, labels) arrays: a stratified validation
-    split of `val_size` held out of the training set (the test split stays untouched), then
-    the first `train_size` of the rest (None: all)."""
+    split of `val_size` held out of the training set (the test split is never trained or
+    validated on), then the first `train_size` of the rest (None: all), and a stratified
+    subset of `test_size` test examples (None: all; a smaller study evaluates less)."""
     from sklearn.model_selection import train_test_split
 
     (x, y), (x_test, y_test) = train, test
@@ -134,27 +156,60 @@ def holdout_splits(train, test, val_size: int, train_size: int | None, seed: int
                                                       random_state=seed)
     if train_size is not None:
         x_train, y_train = x_train[: int(train_size)], y_train[: int(train_size)]
+    if test_size is not None and int(test_size) < len(y_test):
+        x_test, _, y_test, _ = train_test_split(x_test, y_test, train_size=int(test_size), stratify=y_test,
+                                                random_state=seed)
     return as_tensors((x_train, y_train), (x_val, y_val), (x_test, y_test))
 
 
+class Batches:
+    """Batches sliced from whole tensors (no per-example indexing and collation): in a seeded
+    random order without the last partial batch, or in order. A Lightning dataloader."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator | None = None):
+        self.x, self.y, self.batch_size, self.generator = x, y, int(batch_size), generator
+
+    def __len__(self) -> int:
+        n = len(self.y)
+        return n // self.batch_size if self.generator is not None else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.y)
+        if self.generator is None:
+            order = None
+        else:  # drawn on the CPU, so the order is the same on every device
+            order = torch.randperm(n, generator=self.generator)[: len(self) * self.batch_size].to(self.x.device)
+        for i in range(len(self)):
+            if order is None:
+                yield self.x[i * self.batch_size:(i + 1) * self.batch_size], self.y[i * self.batch_size:(i + 1) * self.batch_size]
+            else:
+                idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+                yield self.x[idx], self.y[idx]
+
+
 class TensorDataModule(L.LightningDataModule):
-    """Whole splits held as tensors; training order from a seeded generator."""
+    """Whole splits held as tensors on the training device (moved there when the trainer sets
+    up, after a fork server's fork: the server itself never touches the GPU); batches sliced
+    there; training order from a seeded generator."""
 
     def __init__(self, train, val, test, batch_size: int, shuffle_seed: int):
         super().__init__()
-        self.train_set, self.val_set, self.test_set = (TensorDataset(*s) for s in (train, val, test))
+        self.splits = {"train": tuple(train), "val": tuple(val), "test": tuple(test)}
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(shuffle_seed)
 
+    def setup(self, stage=None):
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        self.splits = {k: tuple(t.to(device) for t in v) for k, v in self.splits.items()}
+
     def train_dataloader(self):
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True,
-                          generator=self.generator, drop_last=True)
+        return Batches(*self.splits["train"], self.batch_size, self.generator)
 
     def val_dataloader(self):
-        return DataLoader(self.val_set, batch_size=max(self.batch_size, 256))
+        return Batches(*self.splits["val"], max(self.batch_size, 256))
 
     def test_dataloader(self):
-        return DataLoader(self.test_set, batch_size=max(self.batch_size, 256))
+        return Batches(*self.splits["test"], max(self.batch_size, 256))
 
     def state_dict(self):
         # the shuffle stream continues across a pause/resume

@@ -1,7 +1,8 @@
 """CIFAR-10 and CIFAR-100 (real: 50k/10k 32x32 colour images, 10 or 100 classes) read from
 the standard python-version batches (torchvision's layout: <root>/cifar-10-batches-py/,
-<root>/cifar-100-python/), with a ResNet-20. Where the batches are missing and a network
-exists, the archive is downloaded once into `root` and checked against its MD5."""
+<root>/cifar-100-python/), kept as uint8, with a ResNet (ohgw.tasks.vision). Where the batches
+are missing and a network exists, the archive is downloaded once into `root` and checked
+against its MD5."""
 import hashlib
 import pickle
 import shutil
@@ -13,17 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from ohgw.errors import ConfigError, DataMissingError
-from ohgw.tasks.augment import ImageAugment
-from ohgw.tasks.base import Task, holdout_splits
-from ohgw.tasks.resnet import ResNet20
+from ohgw.tasks.vision import ImageTask
 
-# per number of classes: directory in the archive, batch files, label key, channel statistics
+# per number of classes: directory in the archive, batch files, label key
 LAYOUT = {
     10: {"dir": "cifar-10-batches-py", "train": [f"data_batch_{i}" for i in range(1, 6)],
-         "test": ["test_batch"], "labels": b"labels",
-         "mean": (0.4914, 0.4822, 0.4465), "std": (0.2470, 0.2435, 0.2616)},
-    100: {"dir": "cifar-100-python", "train": ["train"], "test": ["test"], "labels": b"fine_labels",
-          "mean": (0.5071, 0.4865, 0.4409), "std": (0.2673, 0.2564, 0.2762)},
+         "test": ["test_batch"], "labels": b"labels"},
+    100: {"dir": "cifar-100-python", "train": ["train"], "test": ["test"], "labels": b"fine_labels"},
 }
 SIDE = 32
 
@@ -40,17 +37,15 @@ def read_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, SIDE, SIDE), labels
 
 
-class CifarTask(Task):
-    def __init__(self, classes: int, root: str, download: bool, url: str, md5: str, val_size: int,
-                 train_size: int | None = None, **kwargs):
+class CifarTask(ImageTask):
+    def __init__(self, classes: int, root: str, download: bool, url: str, md5: str, **kwargs):
         super().__init__(**kwargs)
         if classes not in LAYOUT:
             raise ConfigError(f"task.classes must be 10 or 100, got {classes}")
         self.layout = LAYOUT[classes]
-        self.classes = classes
+        self.classes = classes  # before the data: the network is built from it
         self.root = Path(root).expanduser()
         self.download, self.url, self.md5 = bool(download), url, md5
-        self.val_size, self.train_size = int(val_size), train_size
 
     @property
     def data_dir(self) -> Path:
@@ -103,18 +98,6 @@ class CifarTask(Task):
         if self._missing():
             raise RuntimeError(f"the archive lacks {', '.join(self._missing())}")
 
-    def _load(self, split):
+    def images(self, split):
         images, labels = zip(*(read_batch(self.data_dir / n, self.layout["labels"]) for n in self.layout[split]))
-        x = np.concatenate(images).astype(np.float32) / 255.0
-        mean, std = (np.array(v, dtype=np.float32).reshape(1, 3, 1, 1) for v in (self.layout["mean"], self.layout["std"]))
-        return (x - mean) / std, np.concatenate(labels)
-
-    def splits(self):
-        return holdout_splits(self._load("train"), self._load("test"), self.val_size, self.train_size,
-                              self.data_seed)
-
-    def network(self):
-        return ResNet20(num_classes=self.classes, in_channels=3)
-
-    def augmentation(self):
-        return ImageAugment(max_shift=0.125, noise_std=0.5)
+        return np.concatenate(images), np.concatenate(labels)  # uint8 images

@@ -1,19 +1,16 @@
 """Fashion-MNIST (real, 60k/10k 28x28 grey, 10 classes) read from the standard idx .gz
-files, padded to 32x32 for the CIFAR-shaped ResNet-20 (grey repeated to 3 channels)."""
+files, padded to 32x32 and kept as uint8 grey images for the CIFAR-shaped ResNets (grey
+repeated to 3 channels in the network; ohgw.tasks.vision)."""
 import gzip
 from pathlib import Path
 
 import numpy as np
 
 from ohgw.errors import DataMissingError
-from ohgw.tasks.augment import ImageAugment
-from ohgw.tasks.base import Task, holdout_splits
-from ohgw.tasks.resnet import ResNet20
+from ohgw.tasks.vision import ImageTask
 
 FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
          "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-# channel statistics of the Fashion-MNIST training images (after scaling to [0, 1])
-MEAN, STD = 0.2860, 0.3530
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -30,11 +27,10 @@ def read_idx(path: Path) -> np.ndarray:
     return array.reshape(shape)
 
 
-class FashionMNISTTask(Task):
-    def __init__(self, data_dir: str, val_size: int, train_size: int | None = None, **kwargs):
+class FashionMNISTTask(ImageTask):
+    def __init__(self, data_dir: str, **kwargs):
         super().__init__(**kwargs)
         self.data_dir = Path(data_dir)
-        self.val_size, self.train_size = int(val_size), train_size
 
     def check_data(self):
         missing = [n for pair in FILES.values() for n in pair if not (self.data_dir / n).exists()]
@@ -45,17 +41,6 @@ class FashionMNISTTask(Task):
                 "four idx .gz files from github.com/zalandoresearch/fashion-mnist there and "
                 "set task.data_dir")
 
-    def _load(self, split):
+    def images(self, split):
         images, labels = (read_idx(self.data_dir / n) for n in FILES[split])
-        x = np.pad(images, ((0, 0), (2, 2), (2, 2))).astype(np.float32) / 255.0
-        return (x[:, None] - MEAN) / STD, labels.astype(np.int64)
-
-    def splits(self):
-        return holdout_splits(self._load("train"), self._load("test"), self.val_size, self.train_size,
-                              self.data_seed)
-
-    def network(self):
-        return ResNet20(num_classes=10, in_channels=3)
-
-    def augmentation(self):
-        return ImageAugment(max_shift=0.125, noise_std=0.5)
+        return np.pad(images, ((0, 0), (2, 2), (2, 2)))[:, None], labels.astype(np.int64)  # uint8 (N, 1, 32, 32)

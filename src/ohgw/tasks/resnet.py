@@ -1,7 +1,14 @@
-"""ResNet-20 for 32x32 inputs (He et al., 2016, CIFAR variant with the parameter-free
-option-A shortcut): 3 stages x 3 basic blocks, 16/32/64 channels, ~0.27 M parameters."""
+"""ResNets for 32x32 inputs, He-normal initialised (Kaiming normal, fan-out, as torchvision's):
+- ResNet-20 (He et al., 2016, CIFAR variant with the parameter-free option-A shortcut):
+  3 stages x 3 basic blocks, 16/32/64 channels, ~0.27 M parameters;
+- ResNet-50 with the CIFAR stem (torchvision's bottleneck network with a 3x3 stride-1 first
+  convolution and no max-pool), ~23.5 M parameters."""
 import torch.nn.functional as F
 from torch import nn
+
+from ohgw.errors import ConfigError
+
+ARCHS = ("resnet20", "resnet50")
 
 
 class BasicBlock(nn.Module):
@@ -34,9 +41,42 @@ class ResNet20(nn.Module):
                 c_in = c_out
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Linear(64, num_classes)
+        he_normal(self)
 
     def forward(self, x):
         if x.shape[1] != self.stem[0].in_channels:  # grey images into the RGB architecture
             x = x.expand(-1, self.stem[0].in_channels, -1, -1)
         out = self.blocks(self.stem(x))
         return self.head(F.adaptive_avg_pool2d(out, 1).flatten(1))
+
+
+class ResNet50Cifar(nn.Module):
+    def __init__(self, num_classes: int = 10, in_channels: int = 3):
+        super().__init__()
+        from torchvision.models import resnet50
+
+        net = resnet50(weights=None, num_classes=num_classes)  # random init: no download
+        net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+        net.maxpool = nn.Identity()
+        self.net, self.in_channels = net, in_channels
+        he_normal(self)
+
+    def forward(self, x):
+        if x.shape[1] != self.in_channels:
+            x = x.expand(-1, self.in_channels, -1, -1)
+        return self.net(x)
+
+
+def he_normal(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def resnet(arch: str, num_classes: int, in_channels: int = 3) -> nn.Module:
+    if arch not in ARCHS:
+        raise ConfigError(f"network.arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    return (ResNet20 if arch == "resnet20" else ResNet50Cifar)(num_classes, in_channels)

@@ -9,10 +9,12 @@ from ohgw.hyperparams.space import SearchSpace
 
 def check_task(name: str, tau: float, max_epochs: int, batch_size: int, optimizer: str, search_space: dict,
                roles=ROLES, network: dict | None = None, fixed: dict | None = None,
-               live_rates=()) -> tuple[SearchSpace, Hyperparameters]:
+               live_rates=(), label_noise: float = 0.0) -> tuple[SearchSpace, Hyperparameters]:
     """(the search space, what the task accepts); ConfigError on the first bad setting."""
     if not 0.0 <= float(tau) <= 1.0:
         raise ConfigError(f"task.tau must be a score in [0, 1], got {tau}")
+    if not 0.0 <= float(label_noise) < 1.0:
+        raise ConfigError(f"task.label_noise must be in [0, 1), got {label_noise}")
     if int(max_epochs) < 1:
         raise ConfigError(f"task.max_epochs must be >= 1, got {max_epochs}")
     check_optimizer(optimizer)

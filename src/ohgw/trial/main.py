@@ -66,6 +66,8 @@ def main(argv=None, started_at: float | None = None, data_cache: dict | None = N
     variant = instantiate(cfg.warmstart)
     sampled = sampled_config(args, task.space)
     module = task.module(sampled)
+    if cfg.runtime.get("channels_last"):
+        module = module.to(memory_format=torch.channels_last)
     data = task.datamodule(shuffle_seed=seed, batch_size=module.hp["batch_size"])
     warmstart = WarmStartCallback(variant, trial_seed(cfg.seed, trial_id, RANDOM_DIRECTION_STREAM),
                                   trial_flops(OmegaConf.to_container(cfg.runtime.flops), task, variant, sampled))
@@ -74,6 +76,7 @@ def main(argv=None, started_at: float | None = None, data_cache: dict | None = N
     reporter = EpochReporter(checkpoint, warmstart, PROCESS_START if started_at is None else started_at)
     trainer = L.Trainer(
         max_epochs=int(args["epochs"]), accelerator=cfg.runtime.accelerator, devices=1,
+        precision=cfg.runtime.get("precision", "32-true"),
         logger=trial_logger(cfg.logger, trial_dir),
         # x, psi' logged before the report, which can get the trial stopped (killed)
         callbacks=[warmstart, LogHyperparameters(sampled, warmstart), reporter],

@@ -64,7 +64,22 @@ class EpochReporter(L.Callback):
         os.replace(tmp, self.checkpoint)
         report(epoch=trainer.current_epoch + 1, **metrics, test_acc=test_acc, test_loss=test_loss,
                train_steps=trainer.global_step, train_s=self.train_s, elapsed_s=self._elapsed(),
-               first_batch_s=self.first_batch_s, **self.warmstart.record)
+               first_batch_s=self.first_batch_s, process_peak_mb=process_peak_mb(module.device),
+               **self.warmstart.record)
+
+
+def process_peak_mb(device: torch.device) -> float:
+    """The trial process's peak memory so far, MiB: CUDA max-allocated on a GPU; on CPU the
+    peak resident set (VmHWM: a forked trial starts from the fork server's pages)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):  # not Linux
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class UnreadableCheckpoint(Exception):

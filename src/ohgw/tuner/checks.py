@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ohgw.config import instantiate
 from ohgw.errors import ConfigError
+from ohgw.hyperparams.registry import ROLES
 from ohgw.tasks.spec import check_task
 from ohgw.tuner.budget import Budget
 
@@ -43,10 +44,11 @@ def check_early(cfg: DictConfig) -> None:
     if cfg.tuner.order not in ORDERS:
         raise ConfigError(f"tuner.order must be one of {', '.join(ORDERS)}, got {cfg.tuner.order!r}")
     budget = Budget(**OmegaConf.to_container(cfg.budget, resolve=True))
-    if cfg.tuner.order == "deterministic" and budget.wallclock_s is not None:
-        raise ConfigError("tuner.order=deterministic with budget.wallclock_s: a wall-clock limit cuts the replicate "
-                          "where timing says, not where the virtual clock does; use budget.epochs or budget.trials")
+    if cfg.tuner.order == "deterministic" and (budget.wallclock_s is not None or budget.device_hours is not None):
+        raise ConfigError("tuner.order=deterministic with budget.wallclock_s or budget.device_hours: a time limit cuts "
+                          "the replicate where timing says, not where the virtual clock does; use budget.epochs or budget.trials")
     t = OmegaConf.to_container(cfg.task, resolve=True)
     space, _ = check_task(t["name"], t["tau"], t["max_epochs"], t["batch_size"], t["optimizer"],
-                          t["search_space"], t.get("roles", ()), t.get("network"), t.get("fixed"))
+                          t["search_space"], t.get("roles", ROLES), t.get("network"), t.get("fixed"),
+                          label_noise=t.get("label_noise", 0.0))
     instantiate(cfg.warmstart).targets(space)  # its fields; names in the mask

@@ -32,6 +32,13 @@ class ResultsRecorder(TunerCallback):
                           **{column(SAMPLED, n): trial.config[n] for n in self.hp_names},
                           **{k: v for k, v in result.items() if not k.startswith("st_")}})
 
+    def device_s(self) -> float:
+        """Device-seconds so far: each trial's cumulative process seconds at its last report."""
+        last: dict = {}
+        for row in self.rows:
+            last[row["trial_id"]] = row.get("elapsed_s", 0.0)
+        return float(sum(last.values()))
+
     def frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.rows)
         if frame.empty:

@@ -76,6 +76,7 @@ def run_replicate(cfg: DictConfig, job_dir: Path) -> dict:
     record = new_record(cfg, task, variant, rt, key, replaces=([moved] if moved else []) + unfinished)
     recorder = ResultsRecorder(task.space.names)
     budget.epochs_counted = lambda status: len(recorder.rows)
+    budget.device_s_counted = lambda status: recorder.device_s()
     tuner = build_tuner(cfg, task, budget, rt, trial_cfg, job_dir, recorder)
     return tune_and_record(tuner, recorder, record, task, rt, job_dir)
 

@@ -29,7 +29,24 @@ def runtime(cfg: DictConfig) -> dict:
         raise ConfigError(f"n_workers must be an integer >= 1, got {n_workers}")
     return {"n_workers": int(n_workers), "accelerator": "gpu" if use_gpu else "cpu", "gpus": plan,
             # split the cores so that workers do not fight over them
-            "threads_per_trial": max(1, usable_cpus() // int(n_workers))}
+            "threads_per_trial": max(1, usable_cpus() // int(n_workers)),
+            "precision": trainer_precision(str(cfg.task.get("precision", "32")), use_gpu),
+            "channels_last": bool(cfg.task.get("channels_last", False)) and use_gpu}
+
+
+def trainer_precision(precision: str, use_gpu: bool) -> str:
+    """Lightning's precision for the task's: bf16 autocast on a GPU that has it (ConfigError on
+    one that has not); on CPU bf16 is emulated and slow, so trials train in float32 there (the
+    record's runtime says which)."""
+    if precision != "bf16":
+        return "32-true"
+    if not use_gpu:
+        return "32-true"
+    import torch
+
+    if not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"task.precision=bf16 but {torch.cuda.get_device_name()} has no bf16; use task.precision=32")
+    return "bf16-mixed"
 
 
 def usable_cpus() -> int:

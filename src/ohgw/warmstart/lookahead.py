@@ -65,8 +65,10 @@ class HyperGradient(dict):
 def hypergradient(module, train_batch, val_batch, hparams: Mapping, *, names=None,
                   optimizer_state=None, step: int = 0, fd_step: float = 1e-3) -> HyperGradient:
     """dF/du for `names` (default: every hyperparameter of the module's search space that a
-    warm-start can move) by autograd; those the space marks non-differentiable use a central
-    difference of F with step `fd_step` x their range, on the same batches and draws.
+    warm-start can move) by autograd; those the space marks non-differentiable, and an
+    augmentation magnitude whose path is piecewise constant (RandAugment), use a central
+    difference of F with step `fd_step` x their range (the augmentation's own for its
+    magnitude: about one bin), on the same batches and draws.
     Dropout rates get the pathwise derivative with the masks held fixed (hyperparams.dropout)."""
     by_autograd, by_fd = _split(module, names)
     rng = _rng_state_on(next(module.parameters()).device)
@@ -77,7 +79,7 @@ def hypergradient(module, train_batch, val_batch, hparams: Mapping, *, names=Non
     space = module.search_space
     for n in by_fd:
         grads[n] = _central_difference(module, train_batch, val_batch, hparams, n,
-                                       fd_step * space[n].range, optimizer_state, step, rng)
+                                       fd_step_of(module, n, fd_step) * space[n].range, optimizer_state, step, rng)
     methods = {n: PATHWISE if module.accepts.role(n) == "network" else AUTOGRAD for n in by_autograd}
     methods.update({n: CENTRAL_DIFFERENCE for n in by_fd})
     return HyperGradient({n: grads[n] for n in by_autograd + by_fd}, methods, loss.item())
@@ -106,10 +108,25 @@ def _to_meta(tensors):
     return [t.to("meta") for t in tensors]
 
 
+def differentiable(module, name: str) -> bool:
+    """Has `name` a path to F autograd can follow? Not if the space says so, nor for the
+    magnitude of an augmentation that is piecewise constant in it (RandAugment on uint8)."""
+    if not module.search_space[name].differentiable:
+        return False
+    return not (module.accepts.role(name) == "augmentation" and not getattr(module.augment, "differentiable", True))
+
+
+def fd_step_of(module, name: str, default: float) -> float:
+    """The central difference's step for `name`, as a fraction of its range: the
+    augmentation's own (about one of RandAugment's bins) for its magnitude."""
+    if module.accepts.role(name) == "augmentation":
+        return getattr(module.augment, "fd_step", default)
+    return default
+
+
 def _split(module, names):
-    space = module.search_space
     names = list(movable(module) if names is None else names)
-    return [n for n in names if space[n].differentiable], [n for n in names if not space[n].differentiable]
+    return [n for n in names if differentiable(module, n)], [n for n in names if not differentiable(module, n)]
 
 
 def _autograd_part(module, train_batch, val_batch, hparams, by_autograd, optimizer_state, step):
