@@ -8,9 +8,9 @@ from typing import Callable
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 
 from ohgw.hyperparams import dropout, optimizers
+from ohgw.hyperparams.loss import accuracy_count, validation_loss
 from ohgw.hyperparams.objective import training_loss
 from ohgw.hyperparams.registry import Hyperparameters
 from ohgw.hyperparams.schedule import lr_factor
@@ -68,7 +68,7 @@ class HyperModule(L.LightningModule):
     def evaluate_batch(self, batch):
         x, y = batch
         logits = self(x)
-        return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
+        return validation_loss(logits, y), accuracy_count(logits, y) / y.numel()
 
     @torch.no_grad()
     def evaluate(self, loader) -> tuple[float, float]:
@@ -79,8 +79,8 @@ class HyperModule(L.LightningModule):
         for x, y in loader:
             x, y = x.to(self.device), y.to(self.device)
             logits = self(x)
-            total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-            correct += (logits.argmax(1) == y).sum().item()
+            total_loss += validation_loss(logits, y, reduction="sum").item()
+            correct += accuracy_count(logits, y).item()
             count += y.numel()  # examples, or tokens of sequences
         self.train(was_training)
         return total_loss / count, correct / count
