@@ -22,10 +22,6 @@ from ohgw.warmstart.lookahead import hypergradient_flops
 from ohgw.warmstart.cost import Cost, training_step_flops
 
 MB = 2 ** 20
-STEP_ONLY = ["log_lr", "log_wd", "momentum"]  # act through the optimizer step alone
-# which hyperparameters are differentiated (None: every continuous one)
-ROWS = (("all 5", None), ("all but aug_magnitude", STEP_ONLY + ["label_smoothing"]),
-        ("lr, wd, momentum", STEP_ONLY))
 TASK_OVERRIDES = {"fashion_mnist": {"train_size": 1024, "val_size": 1024}}  # one batch is enough
 
 
@@ -62,9 +58,23 @@ def settings(pairs: list[str]) -> dict:
     return out
 
 
+def rows(module) -> list[tuple[str, list[str]]]:
+    """Which hyperparameters are differentiated, by what their hyper-gradient needs: all the
+    movable ones; those whose path skips the training forward pass (no second-order pass:
+    not the augmentation, not a dropout); those acting through the optimizer step alone."""
+    movable = [p.name for p in module.search_space if p.continuous and module.accepts.movable(p.name)]
+    first_order = [n for n in movable if not module.accepts.forward_acting(n)]
+    step_only = [n for n in first_order if module.accepts.role(n) in ("optimizer", "schedule")]
+    return [(f"all {len(movable)}", movable), ("no second-order pass", first_order), (", ".join(step_only), step_only)]
+
+
+def load(task, overrides=None):
+    return ohgw.tasks.load(task, **{**TASK_OVERRIDES.get(task, {}), **(overrides or {})})
+
+
 def bench(task, device, repeats, names=None, overrides=None):
     torch.manual_seed(0)
-    module, data = ohgw.tasks.load(task, **{**TASK_OVERRIDES.get(task, {}), **(overrides or {})})
+    module, data = load(task, overrides)
     data.setup("fit")
     module.to(device).train()
     x, y = (t.to(device) for t in next(iter(data.train_dataloader())))
@@ -94,13 +104,13 @@ def main():
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
           + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
-    header = f"{'task':<14}{'device':<7}{'batch':>6} {'hyperparameters':<22}{'step s':>9}{'warm s':>9}{'ratio':>7}{'step MB':>9}{'warm MB':>9}{'ratio':>7}{'FLOPs':>7}"
+    header = f"{'task':<14}{'device':<7}{'batch':>6} {'hyperparameters':<26}{'step s':>9}{'warm s':>9}{'ratio':>7}{'step MB':>9}{'warm MB':>9}{'ratio':>7}{'FLOPs':>7}"
     print(header)
     for task in args.tasks:
         for device in args.devices:
-            for label, names in ROWS:
+            for label, names in rows(load(task, settings(args.settings))[0]):
                 (ts, ms), (tw, mw), batch, flops = bench(task, device, args.repeats, names, settings(args.settings))
-                print(f"{task:<14}{device:<7}{batch:>6} {label:<22}{ts:>9.4f}{tw:>9.4f}{tw / ts:>7.2f}"
+                print(f"{task:<14}{device:<7}{batch:>6} {label:<26}{ts:>9.4f}{tw:>9.4f}{tw / ts:>7.2f}"
                       f"{ms:>9.1f}{mw:>9.1f}{mw / ms if ms else float('nan'):>7.2f}{flops:>7.2f}")
     return 0
 

@@ -73,3 +73,22 @@ def test_paired_measures_and_criteria_on_a_hand_made_table():
     assert tied["std_ratio_epochs"] == 1.0 and tied["crit_std_epochs"]  # std 0 vs std 0
     assert tied["p_epochs"] == 1.0 and tied["reduction_epochs"] == 0.0
     assert not tied["crit_final_score"] and not tied["crit_compute"] and not tied["crit_memory"]
+
+
+def test_a_minimised_metric_counts_a_lower_score_as_better_and_judges_the_test_perplexitys_rise():
+    import pandas as pd
+
+    from ohgw.analysis.tables import paired_measures
+
+    def seeds(val, test):
+        return pd.DataFrame({"t_wallclock_s": [5.0] * 3, "t_device_s": [5.0] * 3, "t_epochs": [5.0] * 3,
+                             "best_val": val, "test_of_best": test, "ws_device_pct": [1.0] * 3,
+                             "ws_flops_pct": [1.0] * 3, "peak_mem_ratio": [1.0] * 3}, index=[0, 1, 2])
+
+    base = seeds([100.0, 100.0, 100.0], [90.0, 90.0, 90.0])
+    better = paired_measures(base, seeds([95.0, 95.0, 95.0], [89.0, 89.0, 89.0]), mode="min")
+    assert better["final_val_change_rel"] == pytest.approx(0.05)  # positive = better
+    assert better["final_test_change_abs"] == pytest.approx(1.0) and better["crit_final_score"]
+    # 0.4 ppl worse on test passes (<= 0.5), 0.6 fails, however small relative to 90
+    assert paired_measures(base, seeds([100.0] * 3, [90.4] * 3), mode="min")["crit_final_score"]
+    assert not paired_measures(base, seeds([100.0] * 3, [90.6] * 3), mode="min")["crit_final_score"]

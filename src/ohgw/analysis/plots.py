@@ -27,7 +27,8 @@ def plot_all(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], out
         colours = {k: ("black" if k.warmstart == BASELINE else f"C{i}") for i, k in enumerate(groups)}
         for name, draw in (("best_so_far", best_so_far), ("t_tau", t_tau_dots), ("survival", survival),
                            ("hypergradient_benefit", hypergradient_benefit),
-                           ("hyperparameters", hyperparameters), ("eta_sensitivity", eta_sensitivity)):
+                           ("hyperparameters", hyperparameters), ("eta_sensitivity", eta_sensitivity),
+                           ("ood_perplexity", ood_perplexity)):
             drawn = draw(groups, per_seed, colours)
             if drawn is None:  # nothing to show (e.g. no warm-start variant with a baseline)
                 continue
@@ -68,11 +69,13 @@ def best_so_far(groups, per_seed, colours):
         by_time = np.array([_step_at(p["wallclock_s"].to_numpy(), p["best"].to_numpy(), grid) for p in progs])
         _band(axes[1], grid, by_time, colours[key], key.label())
     for ax, unit in zip(axes, ("epochs", "wallclock_s")):
+        if first["metric"].endswith("_ppl"):
+            ax.set_yscale("log")  # perplexities fall over orders of magnitude
         ax.axhline(first["tau"], color="red", linestyle="--", linewidth=1, label=f"tau = {first['tau']}")
         ax.set_xlabel(UNIT_LABELS[unit])
         ax.set_ylabel(f"best-so-far {first['metric']}")
         ax.grid(alpha=0.3)
-    axes[0].legend(loc="lower right", fontsize=8)
+    axes[0].legend(loc="lower right" if first["mode"] == "max" else "upper right", fontsize=8)
     return fig, "Best-so-far validation score: median over seeds, IQR band"
 
 
@@ -222,4 +225,29 @@ def eta_sensitivity(groups, per_seed, colours):
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig, "Speed-up against the hyper-step size eta_h (paired by seed)"
+
+
+def ood_perplexity(groups, per_seed, colours):
+    """Language models: the out-of-distribution perplexity after each of a trial's epochs (median
+    over all trials of all seeds, IQR band), with the validation perplexity dashed: how the
+    ordering drift's cost changes as trials train."""
+    first = next(iter(groups.values()))[0]
+    if "ood_ppl" not in first.results:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    for key, reps in groups.items():
+        rows = pd.concat([r.results for r in reps])
+        by_epoch = rows.groupby("epoch")
+        epochs = np.array(sorted(by_epoch.groups))
+        q = by_epoch["ood_ppl"].quantile([0.25, 0.5, 0.75]).unstack()
+        ax.plot(epochs, q[0.5], color=colours[key], label=f"{key.label()}: OOD")
+        ax.fill_between(epochs, q[0.25], q[0.75], color=colours[key], alpha=0.15, linewidth=0)
+        ax.plot(epochs, by_epoch[first.record["metric"]].median(), color=colours[key], linestyle="--",
+                label=f"{key.label()}: validation")
+    ax.set_yscale("log")
+    ax.set_xlabel("trial epoch")
+    ax.set_ylabel("perplexity (median over trials)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return fig, "Out-of-distribution (sections shuffled) vs validation perplexity by epoch"
 

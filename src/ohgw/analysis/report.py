@@ -49,7 +49,8 @@ DEFINITIONS = """\
 SUMMARY_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "tau", "n_seeds", "n_censored",
                    *[f"t_{u}_median" for u in UNITS], "t_epochs_q25", "t_epochs_q75", "t_epochs_std",
                    "best_val_median", "test_of_best_median", "auc_epochs_median",
-                   "ws_device_pct_median", "ws_step_equiv_median", "peak_mem_ratio_median"]
+                   "ws_device_pct_median", "ws_step_equiv_median", "peak_mem_ratio_median",
+                   "best_ood_ppl_median", "ece_of_best_median"]
 PAIRED_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_pairs",
                   *[c for u in UNITS for c in (f"reduction_{u}", f"reduction_{u}_low", f"reduction_{u}_high",
                                                f"p_bonf_{u}")],

@@ -19,7 +19,8 @@ from ohgw.results.contract import ADJUSTED, HYPERGRADIENT, SAMPLED, column
 # The strategy's success criteria
 MIN_REDUCTION = 0.15        # median reduction of T@tau ...
 MAX_P = 0.05                # ... with a (Bonferroni-corrected) p-value below this
-MAX_SCORE_DROP = 0.002      # relative drop in best final validation score
+MAX_SCORE_DROP = 0.002      # relative drop in best final validation score (a maximised score)
+MAX_PPL_REGRESSION = 0.5    # a minimised metric (perplexity): its rise on the final test, absolute
 MAX_EXTRA_COMPUTE_PCT = 5.0
 MAX_PEAK_RATIO = 1.10
 MAX_STD_RATIO = 1.10
@@ -53,7 +54,9 @@ def summary_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame]
             row.update(_spread(m[f"t_{u}"], f"t_{u}"), **{f"t_{u}_std": _std(m[f"t_{u}"])})
         row.update(_spread(m["best_val"], "best_val"), **_spread(m["test_of_best"], "test_of_best"))
         for col in ("auc_epochs", "ws_device_pct", "ws_flops_pct", "ws_step_equiv", "peak_mem_ratio", "device_s",
-                    "epochs_used", "wallclock_used_s"):
+                    "epochs_used", "wallclock_used_s", "best_ood_ppl", "ece_of_best"):
+            if col not in m:
+                continue
             row[f"{col}_median"] = quantile(m[col], 0.5)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -67,8 +70,10 @@ def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame])
         if key.warmstart == BASELINE:
             continue
         base_key, floor_key = collection.baseline_of(key), collection.floor_of(key)
+        first = collection.groups()[key][0]
         row = {"task": key.task, "scheduler": key.scheduler, "warmstart": key.warmstart,
-               "eta_h": key.eta_h, "direction": collection.groups()[key][0].direction}
+               "eta_h": key.eta_h, "direction": first.direction, "metric": first.record["metric"],
+               "mode": first.record["mode"]}
         seeds = [] if base_key is None else sorted(set(m.index) & set(per_seed[base_key].index))
         if not seeds:
             row.update(n_pairs=0, note="unpaired: no baseline replicate" + (
@@ -78,8 +83,8 @@ def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame])
         b, v = per_seed[base_key].loc[seeds], m.loc[seeds]
         reps = {k: {r.seed: r for r in collection.groups()[k]} for k in (base_key, key)}
         peaks = [x for s in seeds for x in trial_peak_ratios(reps[base_key][s], reps[key][s])]
-        row.update(n_pairs=len(seeds), seeds=" ".join(map(str, seeds)), note="", **paired_measures(b, v, peaks),
-                   **interval_measures(b, v))
+        row.update(n_pairs=len(seeds), seeds=" ".join(map(str, seeds)), note="",
+                   **paired_measures(b, v, peaks, row["mode"]), **interval_measures(b, v))
         if floor_key is not None and floor_key != key:
             shared = sorted(set(seeds) & set(per_seed[floor_key].index))
             if shared:
@@ -98,9 +103,10 @@ def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame])
     return table
 
 
-def paired_measures(b: pd.DataFrame, v: pd.DataFrame, trial_peaks=()) -> dict:
+def paired_measures(b: pd.DataFrame, v: pd.DataFrame, trial_peaks=(), mode: str = "max") -> dict:
     """Statistics of one variant (v) against its baseline (b), rows aligned by seed;
-    `trial_peaks`: its paired trials' process peak memory over the baseline's."""
+    `trial_peaks`: its paired trials' process peak memory over the baseline's; `mode`: whether a
+    larger score is better (score changes are signed so that positive = better)."""
     out = {}
     for u in UNITS:
         tb, tv = b[f"t_{u}"], v[f"t_{u}"]
@@ -111,16 +117,20 @@ def paired_measures(b: pd.DataFrame, v: pd.DataFrame, trial_peaks=()) -> dict:
         # equal times on every seed (std 0) are not inflated by equal times again
         out[f"std_ratio_{u}"] = sv / sb if sb > 0 else (1.0 if sv == 0 else math.inf) if sb == 0 else math.nan
         out[f"crit_std_{u}"] = bool(out[f"std_ratio_{u}"] <= MAX_STD_RATIO)
-    change = (v["best_val"] - b["best_val"]) / b["best_val"]
-    out["final_val_change_rel"] = quantile(change, 0.5)
-    out["final_test_change_rel"] = quantile((v["test_of_best"] - b["test_of_best"]) / b["test_of_best"], 0.5)
+    sign = 1 if mode == "max" else -1  # a lower perplexity is better
+    out["final_val_change_rel"] = quantile(sign * (v["best_val"] - b["best_val"]) / b["best_val"], 0.5)
+    out["final_test_change_rel"] = quantile(sign * (v["test_of_best"] - b["test_of_best"]) / b["test_of_best"], 0.5)
+    out["final_test_change_abs"] = quantile(sign * (v["test_of_best"] - b["test_of_best"]), 0.5)
     out["extra_device_pct"] = quantile(v["ws_device_pct"], 0.5)
     out["extra_flops_pct"] = quantile(v["ws_flops_pct"], 0.5)
     out["peak_mem_ratio"] = quantile(v["peak_mem_ratio"], 0.5)
     # the study's criterion: the whole trial process's peak against the baseline trial's
     out["trial_peak_ratio"] = quantile(list(trial_peaks), 0.5)
     out["n_trial_peak_pairs"] = len(trial_peaks)
-    out["crit_final_score"] = bool(out["final_val_change_rel"] >= -MAX_SCORE_DROP)
+    # the vision study judges the validation score's relative drop; the language study the
+    # test perplexity's absolute rise
+    out["crit_final_score"] = bool(out["final_val_change_rel"] >= -MAX_SCORE_DROP if mode == "max"
+                                   else out["final_test_change_abs"] >= -MAX_PPL_REGRESSION)
     compute = [x for x in (out["extra_device_pct"], out["extra_flops_pct"]) if not math.isnan(x)]
     out["crit_compute"] = bool(compute) and max(compute) <= MAX_EXTRA_COMPUTE_PCT
     out["crit_memory"] = bool(out["trial_peak_ratio"] <= MAX_PEAK_RATIO)
@@ -149,8 +159,14 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
                          f"with p < {MAX_P}: {num(r[f'reduction_{u}'], '+.1%', 'median not reached')} "
                          f"[95% CI {pct(r[f'reduction_{u}_low'])}, {pct(r[f'reduction_{u}_high'])}], "
                          f"p = {r[f'p_{u}']:.3g} (Bonferroni {r[f'p_bonf_{u}']:.3g})")
-        lines.append(f"  [{ok(r['crit_final_score'])}] best final {MAX_SCORE_DROP:.1%} relative drop at most: "
-                     f"{num(r['final_val_change_rel'], '+.2%')}")
+        if r["mode"] == "max":
+            lines.append(f"  [{ok(r['crit_final_score'])}] best final {MAX_SCORE_DROP:.1%} relative drop at most: "
+                         f"{num(r['final_val_change_rel'], '+.2%')} (positive = better; on test "
+                         f"{num(r['final_test_change_rel'], '+.2%')}, {num(r['final_test_change_abs'], '+.3g')})")
+        else:
+            lines.append(f"  [{ok(r['crit_final_score'])}] final test {r['metric']} {MAX_PPL_REGRESSION:g} higher at "
+                         f"most: {num(-r['final_test_change_abs'], '+.3g')} (negative = better; on validation "
+                         f"{num(-r['final_val_change_rel'], '+.2%')})")
         lines.append(f"  [{ok(r['crit_compute'])}] extra compute <= {MAX_EXTRA_COMPUTE_PCT:g}%: "
                      f"{num(r['extra_device_pct'] / 100, '.2%')} of device-seconds, "
                      f"{num(r['extra_flops_pct'] / 100, '.2%')} of FLOPs")

@@ -46,6 +46,12 @@ ROW = _fields(
     ("val_acc", "validation accuracy after the epoch (examples, or tokens of sequences)"),
     ("test_loss", "test cross-entropy after the epoch"),
     ("test_acc", "test accuracy after the epoch"),
+    # language modelling (task lm)
+    ("val_ppl", "validation perplexity, exp(val_loss)"),
+    ("test_ppl", "test perplexity, exp(test_loss)"),
+    ("ood_loss", "cross-entropy on the out-of-distribution split (sections of held-out documents shuffled)"),
+    ("ood_ppl", "perplexity on the out-of-distribution split"),
+    ("val_ece_top10", "expected calibration error over the top-10 token probabilities on validation"),
 )
 
 # -- results.csv: the trial's warm-start record, the same on every row of the trial --------
@@ -113,6 +119,19 @@ RECORD = _fields(
     ("git_commit", "the project's git commit, or unknown outside a checkout"),
     ("versions", "versions of torch, lightning and syne-tune"),
 )
+# -- attack.json (language models; python -m ohgw.analysis.attack) ---------------------------------
+ATTACK = "attack.json"
+ATTACK_FIELDS = _fields(
+    ("trial_id", "the replicate's best trial, whose final model was attacked"),
+    ("sequences", "test sequences attacked"),
+    ("tokens_per_sequence", "their length in tokens"),
+    ("flips_per_sequence", "tokens the attack replaced in each"),
+    ("tokens_changed", "tokens changed in all"),
+    ("ppl_clean", "perplexity of the model on the sequences as they are"),
+    ("ppl_attacked", "its perplexity on the attacked sequences"),
+    ("ppl_ratio", "ppl_attacked / ppl_clean"),
+)
+
 # what a reader needs of a record before it can use the replicate
 REQUIRED_RECORD = ("status", "task", "scheduler", "warmstart", "eta_h", "seed", "tau", "metric",
                    "mode", "budget")

@@ -2,8 +2,6 @@
 tensors and the network; everything else is shared."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import lightning as L
 import numpy as np
 import torch
@@ -30,7 +28,8 @@ class Task:
                  label_noise: float = 0.0, precision: str = "32", channels_last: bool = False):
         self.name = name
         self.space, self.hyperparameters = check_task(name, tau, max_epochs, batch_size, optimizer, search_space,
-                                                      roles, network, fixed, self.live_rates, label_noise)
+                                                      roles, network, fixed, self.live_rates, label_noise,
+                                                      metric, mode)
         self.optimizer = optimizer
         self.tau, self.metric, self.mode = float(tau), metric, mode
         self.max_epochs, self.batch_size = int(max_epochs), int(batch_size)
@@ -49,14 +48,21 @@ class Task:
         self.best_known = dict(best_known or {})
         self._data_cache = None  # see use_data_cache
         self._splits = None
+        self._extra_splits = {}
 
     # -- provided by each task ------------------------------------------------
     def check_data(self) -> None:
         """Raise DataMissingError saying how to get the data."""
 
-    def splits(self) -> tuple[Sequence[torch.Tensor], ...]:
-        """(x_train, y_train), (x_val, y_val), (x_test, y_test) as tensors."""
+    def splits(self):
+        """(x_train, y_train), (x_val, y_val), (x_test, y_test) as tensors; or a pair of those
+        three and a dict of further evaluation splits: ((train, val, test), {"ood": (x, y)})."""
         raise NotImplementedError
+
+    def epoch_metrics(self, module, datamodule, losses: dict) -> dict:
+        """Metrics a trial reports after each epoch beside the losses and accuracies (`losses`:
+        val_loss, test_loss): none by default."""
+        return {}
 
     def network(self, **network_args) -> torch.nn.Module:
         """The model, built with the task's network arguments (task.network, searched or not)."""
@@ -90,7 +96,7 @@ class Task:
     def datamodule(self, shuffle_seed: int = 0, batch_size: int | None = None) -> "TensorDataModule":
         self.check_data()
         return TensorDataModule(*self.cached_splits(), batch_size=int(batch_size or self.batch_size),
-                                shuffle_seed=shuffle_seed)
+                                shuffle_seed=shuffle_seed, extra=self._extra_splits)
 
     def _noisy(self, splits):
         """The splits with label noise on the training labels (validation and test untouched)."""
@@ -113,8 +119,9 @@ class Task:
         """The splits, read once per task object (a network may need the data's shape before
         the data module is built); with a data cache, once per task setting."""
         if self._splits is None:
+            self.check_data()  # before any loading: the one line on missing data, not a loader's error
             if self._data_cache is None:
-                self._splits = self._noisy(self.splits())
+                self._splits, self._extra_splits = self._loaded()
             else:
                 # every setting but the search space (and private, derived state), so that
                 # tasks differing in any of them never share
@@ -122,9 +129,15 @@ class Task:
                        repr({k: v for k, v in vars(self).items()
                              if k not in ("space", "hyperparameters") and not k.startswith("_")}))
                 if key not in self._data_cache:
-                    self._data_cache[key] = self._noisy(self.splits())
-                self._splits = self._data_cache[key]
+                    self._data_cache[key] = self._loaded()
+                self._splits, self._extra_splits = self._data_cache[key]
         return self._splits
+
+    def _loaded(self):
+        """(the three splits with label noise applied, the further evaluation splits)."""
+        out = self.splits()
+        splits, extra = (out[0], out[1]) if isinstance(out[1], dict) else (out, {})
+        return self._noisy(splits), extra
 
 
 def stratified_split(labels: np.ndarray, val_frac: float, test_frac: float, seed: int):
@@ -192,9 +205,10 @@ class TensorDataModule(L.LightningDataModule):
     up, after a fork server's fork: the server itself never touches the GPU); batches sliced
     there; training order from a seeded generator."""
 
-    def __init__(self, train, val, test, batch_size: int, shuffle_seed: int):
+    def __init__(self, train, val, test, batch_size: int, shuffle_seed: int, extra: dict | None = None):
         super().__init__()
-        self.splits = {"train": tuple(train), "val": tuple(val), "test": tuple(test)}
+        self.splits = {"train": tuple(train), "val": tuple(val), "test": tuple(test),
+                       **{k: tuple(v) for k, v in (extra or {}).items()}}
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(shuffle_seed)
 
@@ -210,6 +224,11 @@ class TensorDataModule(L.LightningDataModule):
 
     def test_dataloader(self):
         return Batches(*self.splits["test"], max(self.batch_size, 256))
+
+    def extra_dataloaders(self) -> dict:
+        """Loaders of the task's further evaluation splits (an OOD split), in order."""
+        return {k: Batches(*v, max(self.batch_size, 256)) for k, v in self.splits.items()
+                if k not in ("train", "val", "test")}
 
     def state_dict(self):
         # the shuffle stream continues across a pause/resume

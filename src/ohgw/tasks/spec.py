@@ -9,10 +9,10 @@ from ohgw.hyperparams.space import SearchSpace
 
 def check_task(name: str, tau: float, max_epochs: int, batch_size: int, optimizer: str, search_space: dict,
                roles=ROLES, network: dict | None = None, fixed: dict | None = None,
-               live_rates=(), label_noise: float = 0.0) -> tuple[SearchSpace, Hyperparameters]:
+               live_rates=(), label_noise: float = 0.0, metric: str = "val_acc",
+               mode: str = "max") -> tuple[SearchSpace, Hyperparameters]:
     """(the search space, what the task accepts); ConfigError on the first bad setting."""
-    if not 0.0 <= float(tau) <= 1.0:
-        raise ConfigError(f"task.tau must be a score in [0, 1], got {tau}")
+    check_target(metric, mode, tau)
     if not 0.0 <= float(label_noise) < 1.0:
         raise ConfigError(f"task.label_noise must be in [0, 1), got {label_noise}")
     if int(max_epochs) < 1:
@@ -33,4 +33,16 @@ def check_task(name: str, tau: float, max_epochs: int, batch_size: int, optimize
     return space, accepts
 
 
-__all__ = ["OPTIMIZERS", "check_task"]
+def check_target(metric: str, mode: str, tau: float) -> None:
+    """tau must be a value the metric can take: an accuracy in [0, 1], a perplexity above 1."""
+    if mode not in ("max", "min"):
+        raise ConfigError(f"task.mode must be max or min, got {mode!r}")
+    if metric.endswith("_ppl"):
+        if mode != "min" or not float(tau) > 1.0:
+            raise ConfigError(f"task.tau={tau} with task.metric={metric}: a perplexity target is above 1 and "
+                              f"minimised (mode min)")
+    elif not 0.0 <= float(tau) <= 1.0:
+        raise ConfigError(f"task.tau must be a score in [0, 1], got {tau}")
+
+
+__all__ = ["OPTIMIZERS", "check_target", "check_task"]

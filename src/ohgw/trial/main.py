@@ -73,7 +73,8 @@ def main(argv=None, started_at: float | None = None, data_cache: dict | None = N
                                   trial_flops(OmegaConf.to_container(cfg.runtime.flops), task, variant, sampled))
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = checkpoint_dir / "last.ckpt"
-    reporter = EpochReporter(checkpoint, warmstart, PROCESS_START if started_at is None else started_at)
+    reporter = EpochReporter(checkpoint, warmstart, PROCESS_START if started_at is None else started_at,
+                             task.epoch_metrics)
     trainer = L.Trainer(
         max_epochs=int(args["epochs"]), accelerator=cfg.runtime.accelerator, devices=1,
         precision=cfg.runtime.get("precision", "32-true"),

@@ -29,10 +29,11 @@ class EpochReporter(L.Callback):
     The checkpoint is written before the report, so a scheduler that pauses the trial on
     this report always finds it. Cumulative seconds survive pauses through the checkpoint."""
 
-    def __init__(self, checkpoint: Path, warmstart, process_start: float):
+    def __init__(self, checkpoint: Path, warmstart, process_start: float, epoch_metrics=None):
         self.checkpoint = checkpoint
         self.warmstart = warmstart  # its record goes into every report
         self.process_start = process_start
+        self.epoch_metrics = epoch_metrics  # the task's own (Task.epoch_metrics)
         self.train_s = 0.0
         self.elapsed_before = 0.0  # seconds of earlier processes of this trial
         self.first_batch_s = None  # this process's start-up: launch to its first batch
@@ -59,6 +60,8 @@ class EpochReporter(L.Callback):
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k in ("val_acc", "val_loss", "train_loss")}
         test_loss, test_acc = module.evaluate(trainer.datamodule.test_dataloader())
+        if self.epoch_metrics is not None:
+            metrics.update(self.epoch_metrics(module, trainer.datamodule, {**metrics, "test_loss": test_loss}))
         tmp = self.checkpoint.with_suffix(".tmp")
         trainer.save_checkpoint(tmp)
         os.replace(tmp, self.checkpoint)

@@ -50,5 +50,6 @@ def check_early(cfg: DictConfig) -> None:
     t = OmegaConf.to_container(cfg.task, resolve=True)
     space, _ = check_task(t["name"], t["tau"], t["max_epochs"], t["batch_size"], t["optimizer"],
                           t["search_space"], t.get("roles", ROLES), t.get("network"), t.get("fixed"),
-                          label_noise=t.get("label_noise", 0.0))
+                          label_noise=t.get("label_noise", 0.0), metric=t.get("metric", "val_acc"),
+                          mode=t.get("mode", "max"))
     instantiate(cfg.warmstart).targets(space)  # its fields; names in the mask
