@@ -3,7 +3,7 @@
 # transformers, pandas, scipy, scikit-learn, matplotlib, statsmodels; no network, no Syne Tune,
 # no Hydra, NumPy 2). Prepared beforehand on a machine with a network:
 #   scripts/gpu_wheels.sh                       # the missing packages, into wheels/
-#   scripts/gpu_data.sh                         # Fashion-MNIST's idx files, into data/fashion-mnist/
+#   scripts/gpu_data.sh                         # Fashion-MNIST's idx files and the Python docs, into data/
 # Then, on the GPU machine, from the repository root (wheels/ and data/ carried along):
 #   scripts/gpu_check.sh                        # ~6 min; every figure into $OUT/gpu_check.txt
 # GPU_CHECK_PYTHON=.venv/bin/python skips the install (an environment that has it all).
@@ -15,6 +15,10 @@ mkdir -p "$out"
 report="$out/gpu_check.txt"
 venv=${GPU_CHECK_VENV:-/tmp/ohgw-gpu-venv}
 data=${GPU_CHECK_DATA:-data/fashion-mnist}
+docs=${GPU_CHECK_DOCS:-data/python-docs}
+# GPT-2 small (124M) on 1024-token blocks, its BPE vocabulary trained on the docs (cached)
+gpt2_small=("data_dir=$docs" "tokenizer_dir=$out/tokenizers" seq_len=1024 vocab_size=50257 batch_size=8
+            network.n_layer=12 network.n_head=12 network.n_embd=768 network.n_positions=1024)
 failed=0
 : > "$report"
 
@@ -69,6 +73,12 @@ step warmstart-resnet20 "$py" scripts/bench_warmstart.py --tasks fashion_mnist -
     "data_dir=$data"
 step warmstart-resnet50 "$py" scripts/bench_warmstart.py --tasks fashion_mnist --devices cuda --repeats 5 \
     "data_dir=$data" network.arch=resnet50
+
+# 4b. The language model: one warm-start against one training step, and tokens/s of a harness trial
+#     against a bare loop (bf16), GPT-2 small (not yet run on a GPU: the first run may need fixes)
+step warmstart-gpt2-small "$py" scripts/bench_warmstart.py --tasks lm --devices cuda --repeats 5 "${gpt2_small[@]}"
+step throughput-gpt2-small "$py" scripts/bench_throughput.py --task lm --device cuda --epochs 3 --repeats 2 \
+    $(printf 'task.%s ' "${gpt2_small[@]}") task.train_blocks=512 task.eval_blocks=64 task.precision=bf16
 
 # 5. One short exp1-style replicate: 2 workers sharing the GPU, RandAugment + Cutout, bf16, the fork
 #    server (which must never initialise CUDA itself), then its analysis: in-trial overhead (c)

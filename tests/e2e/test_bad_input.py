@@ -33,12 +33,15 @@ BAD_INPUTS = {
     "two names for one setting": (["+task.search_space.lr={type:float,low:0.001,high:0.1}"],
                                   "log_lr and lr both set the optimizer's lr"),
     "unknown tuner.order": (["tuner.order=sorted"], "tuner.order must be one of arrival, deterministic"),
+    # exp1 composes and passes every start check up to its data
+    "exp1 without CIFAR-10": (["experiment=exp1", "task.root=/nonexistent/cifar", "task.download=false"],
+                              "CIFAR-10 not found in /nonexistent/cifar/cifar-10-batches-py"),
     "perplexity target below 1": (["task=lm", "task.tau=0.9"], "a perplexity target is above 1"),
     "token noise outside [0, 1)": (["task=lm", "task.token_noise=1.5"], "task.token_noise must be in [0, 1)"),
     "sequence longer than the model's positions": (["task=lm", "task.seq_len=128"],
                                                    "task.seq_len=128 is above the model's positions"),
     # exp2 composes and passes every start check up to its data (no download tried from a test)
-    "exp2 without WikiText": (["experiment=exp2", "task.data_dir=/nonexistent/wikitext", "task.urls={}"],
+    "exp2 without WikiText": (["experiment=exp2", "task.data_dir=/nonexistent/wikitext", "task.urls=null"],
                               "WikiText-103 not found in /nonexistent/wikitext (no task.urls to download from)"),
     "planted control without a target": (["warmstart=planted", "task=tabular"],
                                           "warmstart.target: the planted control needs values to step toward"),

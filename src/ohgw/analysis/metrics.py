@@ -91,10 +91,9 @@ def replicate_measures(rep) -> dict:
         best_val, test_of_best = float(best_row["score"]), float(best_row["test"])
     device_s = float(prog["device_s"].iloc[-1]) if len(prog) else 0.0
     extra = {}
-    if "ood_ppl" in rep.results and len(rep.results):  # language models: drift and calibration
+    if "ood_ppl" in rep.results and not prog.empty:  # language models: drift, and the best trial's calibration
         extra["best_ood_ppl"] = float(rep.results["ood_ppl"].min())
-        best_trial = rep.results.loc[rep.results[r["metric"]].idxmin(), "trial_id"]
-        extra["ece_of_best"] = float(trials(rep.results).loc[best_trial, "val_ece_top10"])
+        extra["ece_of_best"] = float(trials(rep.results).loc[best_row["trial_id"], "val_ece_top10"])
     return {"seed": rep.seed, **extra, **{f"t_{u}": t[u] for u in UNITS}, "best_val": best_val,
             "test_of_best": test_of_best, "auc_epochs": auc_epochs(prog["best"]),
             "device_s": device_s, "epochs_used": len(prog),

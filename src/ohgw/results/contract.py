@@ -123,12 +123,12 @@ RECORD = _fields(
 ATTACK = "attack.json"
 ATTACK_FIELDS = _fields(
     ("trial_id", "the replicate's best trial, whose final model was attacked"),
-    ("sequences", "test sequences attacked"),
-    ("tokens_per_sequence", "their length in tokens"),
-    ("flips_per_sequence", "tokens the attack replaced in each"),
-    ("tokens_changed", "tokens changed in all"),
-    ("ppl_clean", "perplexity of the model on the sequences as they are"),
-    ("ppl_attacked", "its perplexity on the attacked sequences"),
+    ("sequences", "test blocks attacked"),
+    ("tokens_per_sequence", "input tokens of each (its next tokens are the targets, never changed)"),
+    ("flips_per_sequence", "input tokens the attack may replace in each, at most"),
+    ("tokens_changed", "input tokens replaced in all (a flip is kept only where it raises the loss)"),
+    ("ppl_clean", "perplexity of the model on the blocks as they are"),
+    ("ppl_attacked", "its perplexity on the same targets with the attacked inputs"),
     ("ppl_ratio", "ppl_attacked / ppl_clean"),
 )
 
