@@ -22,8 +22,12 @@ TINY = {"seq_len": 16, "vocab_size": 300, "train_blocks": 16, "eval_blocks": 8, 
 
 @pytest.fixture(scope="module")
 def rst_sources(tmp_path_factory) -> Path:
-    """40 real reST files of the Python documentation (skips where python3-doc is missing)."""
-    files = sorted(DOCS.rglob("*.rst.txt"))[:40] if DOCS.is_dir() else []
+    """40 real reST files of the Python documentation with sections to reorder (skips where
+    python3-doc is missing)."""
+    from ohgw.tasks.corpora import _rest_sections
+
+    files = [f for f in sorted(DOCS.rglob("*.rst.txt")) if len(_rest_sections(f.read_text())) > 2][:40] \
+        if DOCS.is_dir() else []
     if not files:
         pytest.skip("needs Debian's python3-doc")
     out = tmp_path_factory.mktemp("rst")
@@ -73,7 +77,20 @@ def test_wikitext_reads_in_both_layouts_and_holds_out_validation_from_training(l
     train_text = {s for d in docs["train"] for s in d}
     assert not train_text & {s for d in docs["val"] for s in d}  # validation: other articles
     assert not train_text & {s for d in docs["ood"] for s in d}  # the OOD split: held-out articles
-    assert sorted(docs["ood"][0]) == sorted(docs["test"][0]) and len(docs["ood"]) == 1  # shuffled sections
+    # the OOD split: the first test article with sections to reorder, in a new order
+    first = next(d for d in docs["test"] if len(d) > 2)
+    assert len(docs["ood"]) == 1 and sorted(docs["ood"][0]) == sorted(first) and docs["ood"][0] != first
+
+
+def test_the_ood_split_reorders_sections_and_differs_from_the_test_split(rst_sources, tmp_path):
+    task = lm(tmp_path, data_dir=str(rst_sources), ood_fraction=0.5)
+    docs = task.documents()
+    movable = [d for d in docs["test"] if len(d) > 2]
+    assert len(docs["ood"]) == max(1, round(0.5 * len(docs["test"])))
+    for ood, test in zip(docs["ood"], movable):
+        assert ood[0] == test[0] and sorted(ood) == sorted(test) and ood != test
+    (x_test, _), (x_ood, _) = task.cached_splits()[2], task.datamodule().splits["ood"]
+    assert not torch.equal(x_test[: len(x_ood)], x_ood[: len(x_test)])
 
 
 def test_the_tokenizer_is_cached_and_rebuilt_when_the_corpus_or_its_settings_change(rst_sources, tmp_path):

@@ -4,7 +4,7 @@ GPT2LMHeadModel built from a GPT2Config, random initialisation, nothing download
 Data (ohgw.tasks.corpora): WikiText-103, or the Python documentation offline. 10% of the
 training documents (seeded by data_seed) are the validation split; the test documents are held
 out; the out-of-distribution split is an ordering drift: the first `ood_fraction` of the test
-documents with the order of their sections shuffled. A byte-level BPE tokenizer (`tokenizers`)
+documents that have sections to reorder, each with its sections in a new order. A byte-level BPE tokenizer (`tokenizers`)
 is trained on the training split alone and cached by a hash of its text and settings. Tokens
 are packed into blocks of seq_len + 1 (inputs and next-token targets) held as tensors on the
 training device. `token_noise` replaces that fraction of the training tokens with uniformly
@@ -78,7 +78,12 @@ class LMTask(Task):
         n_val = max(1, int(round(self.val_fraction * len(train))))
         val, train = [train[i] for i in order[:n_val]], [train[i] for i in order[n_val:]]
         n_ood = max(1, int(round(self.ood_fraction * len(test))))
-        ood = [shuffled_sections(d, rng) for d in test[:n_ood]]
+        # a document with fewer than two sections after its preamble cannot drift: it would
+        # repeat the test split's text (evaluated on a prefix of blocks, the same numbers)
+        movable = [d for d in test if len(d) > 2][:n_ood]
+        if not movable:
+            raise ConfigError(f"task {self.name}: no test document has two sections to reorder (no OOD split)")
+        ood = [shuffled_sections(d, rng) for d in movable]
         return {"train": train, "val": val, "test": test, "ood": ood}
 
     def splits(self):
@@ -191,9 +196,13 @@ def text(document: list[str]) -> str:
 
 
 def shuffled_sections(document: list[str], rng: np.random.Generator) -> list[str]:
-    """The document with its sections (after the preamble) in a random order: an ordering drift."""
+    """The document with its sections (after the preamble) in a new order: an ordering drift.
+    A draw that leaves them in place is rotated by one instead."""
     head, sections = document[:1], list(document[1:])
-    return head + [sections[i] for i in rng.permutation(len(sections))]
+    order = rng.permutation(len(sections))
+    if (order == np.arange(len(sections))).all():
+        order = np.roll(order, 1)
+    return head + [sections[i] for i in order]
 
 
 def with_token_noise(stream: np.ndarray, rate: float, vocab: int, seed: int) -> np.ndarray:
