@@ -164,9 +164,10 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
                          f"{num(r['final_val_change_rel'], '+.2%')} (positive = better; on test "
                          f"{num(r['final_test_change_rel'], '+.2%')}, {num(r['final_test_change_abs'], '+.3g')})")
         else:
-            lines.append(f"  [{ok(r['crit_final_score'])}] final test {r['metric']} {MAX_PPL_REGRESSION:g} higher at "
-                         f"most: {num(-r['final_test_change_abs'], '+.3g')} (negative = better; on validation "
-                         f"{num(-r['final_val_change_rel'], '+.2%')})")
+            # 0.0 - x: no "-0" where nothing changed
+            lines.append(f"  [{ok(r['crit_final_score'])}] best trial's test score (minimised) {MAX_PPL_REGRESSION:g} "
+                         f"higher at most: {num(0.0 - r['final_test_change_abs'], '+.3g')} (negative = better; its "
+                         f"validation score {num(0.0 - r['final_val_change_rel'], '+.2%')})")
         lines.append(f"  [{ok(r['crit_compute'])}] extra compute <= {MAX_EXTRA_COMPUTE_PCT:g}%: "
                      f"{num(r['extra_device_pct'] / 100, '.2%')} of device-seconds, "
                      f"{num(r['extra_flops_pct'] / 100, '.2%')} of FLOPs")
