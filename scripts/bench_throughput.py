@@ -94,8 +94,10 @@ def bare(cfg, epochs: int) -> float:
         net.train()
         for x, y in data.train_dataloader():
             with autocast:
-                inputs = x if augment is None else augment(x, hp["aug_magnitude"])
-                loss = F.cross_entropy(net(inputs), y, label_smoothing=hp["label_smoothing"])
+                logits = net(x if augment is None else augment(x, hp["aug_magnitude"]))
+                if logits.dim() == 3:  # a language model: (N, V, T), a view of (N, T, V) -> one row per token
+                    logits, y = logits.transpose(1, 2).reshape(-1, logits.shape[1]), y.reshape(-1)
+                loss = F.cross_entropy(logits, y, label_smoothing=hp["label_smoothing"])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
