@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+from ohgw.hyperparams.loss import validation_loss
 from ohgw.results.contract import ATTACK
 from ohgw.results.io import atomic_write_text, load_record
 
@@ -51,7 +51,7 @@ def best_model(job_dir: Path):
 def sequence_losses(net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Each sequence's summed next-token cross-entropy."""
     with torch.no_grad():
-        return F.cross_entropy(net(x), y, reduction="none").sum(1)
+        return validation_loss(net(x), y, reduction="none").view(len(x), -1).sum(1)
 
 
 def hotflip(net, x: torch.Tensor, y: torch.Tensor, flips: int, candidates: int) -> torch.Tensor:
@@ -66,7 +66,7 @@ def hotflip(net, x: torch.Tensor, y: torch.Tensor, flips: int, candidates: int) 
     for _ in range(flips):
         inputs = embedding[x].detach().requires_grad_()
         logits = net.model(inputs_embeds=inputs, attention_mask=torch.ones_like(x), use_cache=False).logits
-        (grad,) = torch.autograd.grad(F.cross_entropy(logits.transpose(1, 2), y, reduction="sum"), inputs)
+        (grad,) = torch.autograd.grad(validation_loss(logits.transpose(1, 2), y, reduction="sum"), inputs)
         # first-order gain of putting token w at position i: (e_w - e_old) . g_i
         gain = grad @ embedding.T - (grad * inputs).sum(-1, keepdim=True)  # (N, T, V)
         gain[flipped] = -math.inf  # each position flips once

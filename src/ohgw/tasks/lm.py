@@ -4,10 +4,10 @@ GPT2LMHeadModel built from a GPT2Config, random initialisation, nothing download
 Data (ohgw.tasks.corpora): WikiText-103, or the Python documentation offline. 10% of the
 training documents (seeded by data_seed) are the validation split; the test documents are held
 out; the out-of-distribution split is an ordering drift: the first `ood_fraction` of the test
-documents that have sections to reorder, each with its sections in a new order. A byte-level BPE tokenizer (`tokenizers`)
-is trained on the training split alone and cached by a hash of its text and settings. Tokens
-are packed into blocks of seq_len + 1 (inputs and next-token targets) held as tensors on the
-training device. `token_noise` replaces that fraction of the training tokens with uniformly
+documents that have sections to reorder, each with its sections in a new order. A byte-level BPE
+tokenizer (`tokenizers`) is trained on the training split alone and cached by a hash of its text
+and settings. Tokens are packed into blocks of seq_len + 1 (inputs and next-token targets) held
+as tensors on the training device. `token_noise` replaces that fraction of the training tokens with uniformly
 drawn ones, fixed by data_seed (the same in every epoch and variant; validation, test and the
 OOD split untouched).
 
@@ -28,7 +28,7 @@ from torch import nn
 
 from ohgw.errors import ConfigError
 from ohgw.hyperparams.dropout import HyperDropout
-from ohgw.hyperparams.loss import rows
+from ohgw.hyperparams.loss import rows as token_rows  # task.rows is WikiText's row counts
 from ohgw.tasks.base import Task, as_tensors
 from ohgw.tasks.corpora import check_python_docs, check_wikitext, read_corpus
 
@@ -224,7 +224,7 @@ def expected_calibration_error(module, loader, top: int = ECE_TOP, bins: int = E
     module.eval()
     counts, conf, correct = np.zeros(bins), np.zeros(bins), np.zeros(bins)
     for x, y in loader:
-        logits, y = rows(module(x.to(module.device)).float(), y.to(module.device))  # a row per position
+        logits, y = token_rows(module(x.to(module.device)).float(), y.to(module.device))  # a row per position
         p, idx = torch.softmax(logits, dim=1).topk(top, dim=1)
         hit = (idx == y.unsqueeze(1)).flatten().cpu().numpy()
         p = p.flatten().cpu().numpy()
