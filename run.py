@@ -15,9 +15,13 @@ from omegaconf import DictConfig
 def main(cfg: DictConfig):
     from ohgw.errors import ConfigError
     from ohgw.tuner.checks import check_early
+    from ohgw.tuner.exclude import excluded
     from ohgw.tuner.forkclient import start_early
 
     try:
+        if corner := excluded(cfg):  # a corner of the sweep the study does not run
+            print(f"[excluded] {corner}: not part of this sweep's design (sweep.exclude); nothing run")
+            return None
         check_early(cfg)  # light: bad input is refused before the heavy imports
         start_early(cfg.launcher)  # before our own imports, so that the fork server's overlap them
         from ohgw.tuner.quiet import import_syne_tune

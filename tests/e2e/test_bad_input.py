@@ -92,3 +92,11 @@ def test_a_slurm_sweep_with_a_bad_job_stops_before_queueing_any(tmp_path):
     assert errors == ["error: job #1 (seed=0 warmstart.eta_h=0 rerun.root="
                       f"{tmp_path}): warmstart.eta_h must be > 0, got 0"], done.stderr[-2000:]
     assert not (tmp_path / ".submitit").exists()
+
+
+def test_an_excluded_job_exits_at_once_and_records_nothing(tmp_path):
+    proc = run_cli("experiment=exp2_cpu", "warmstart=ohgw", "warmstart.eta_h=3e-4", "task.token_noise=0.15",
+                   f"hydra.run.dir={tmp_path / 'job'}")
+    assert proc.returncode == 0, proc.stderr
+    assert "[excluded] warmstart.eta_h=0.0003, task.token_noise=0.15" in proc.stdout
+    assert not list(tmp_path.rglob("replicate.json")) and not list(tmp_path.rglob("results.csv"))

@@ -56,6 +56,28 @@ def test_different_task_settings_are_not_compared(runs, capsys):
     assert "task.max_epochs: 3 != 9" in line and str(runs / "3") in line
 
 
+def test_a_data_condition_is_its_own_comparison(runs, capsys):
+    """Label noise changes the task's data: the noisy replicates pair with the noisy baseline, under
+    a task label that names the condition, instead of being refused as a different setting."""
+    for job in ("0", "1", "2", "3"):
+        edit_record(runs / job, lambda r: r.update(tau=0.7))  # every seed reaches it
+        shutil.copytree(runs / job, runs / f"noisy{job}")
+        edit_record(runs / f"noisy{job}", lambda r: r["config"]["task"].update(label_noise=0.1))
+    collection = collect([runs])
+    paired = paired_table(collection, measures(collection))
+    assert paired[["task", "warmstart", "n_pairs"]].values.tolist() == [
+        ["digits", "ohgw", 2], ["digits+label_noise=0.1", "ohgw", 2]]
+    clean, noisy = paired.iloc[0], paired.iloc[1]
+    assert math.isfinite(clean["reduction_epochs"])
+    assert noisy["reduction_epochs"] == clean["reduction_epochs"]  # copies of the same replicates
+    shutil.rmtree(runs / "noisy0")
+    shutil.rmtree(runs / "noisy1")
+    collection = collect([runs])  # the noisy variant never falls back on the clean baseline
+    paired = paired_table(collection, measures(collection)).set_index("task")
+    assert paired.loc["digits+label_noise=0.1", "n_pairs"] == 0
+    assert paired.loc["digits", "n_pairs"] == 2
+
+
 def test_two_replicates_of_one_seed_are_refused(runs, capsys):
     shutil.copytree(runs / "2", runs / "2-again")
     assert "ohgw (eta_h=0.001) seed 0" in refused(capsys, runs)

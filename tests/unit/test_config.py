@@ -42,3 +42,17 @@ def test_multirun_directory_is_unique_per_launch():
     first, second = sweep_dir(), sweep_dir()
     assert first != second  # microseconds: Hydra's default has 1-second resolution
     dt.datetime.strptime(first.split("multirun/")[1], "%Y-%m-%d/%H-%M-%S.%f")
+
+
+def test_a_corner_excluded_from_a_sweep_is_matched_by_value():
+    from ohgw.errors import ConfigError
+    from ohgw.tuner.exclude import excluded
+
+    base = ("experiment=exp2_cpu", "warmstart=ohgw")
+    assert excluded(compose_config(*base, "warmstart.eta_h=3e-4", "task.token_noise=0.15")) == \
+        "warmstart.eta_h=0.0003, task.token_noise=0.15"
+    assert excluded(compose_config(*base, "warmstart.eta_h=1e-3", "task.token_noise=0.15")) is None
+    assert excluded(compose_config(*base, "warmstart.eta_h=3e-4", "task.token_noise=0.0")) is None
+    assert excluded(compose_config()) is None
+    with pytest.raises(ConfigError, match="sweep.exclude names task.tokn_noise, which is not in the config"):
+        excluded(compose_config("+sweep.exclude=[{task.tokn_noise: 0.1}]"))

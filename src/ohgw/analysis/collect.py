@@ -3,7 +3,8 @@
 A replicate enters the analysis only when its record says `complete` and its results.csv is
 whole; failed or running ones are listed as excluded, corrupt or truncated files are skipped
 with a warning naming the file. Replicates that would be compared with each other must share
-the task settings and the budget; otherwise the analysis refuses, naming both."""
+the task settings and the budget; otherwise the analysis refuses, naming both. The exception is a
+data condition (label or token noise): each is its own comparison, named in the task label."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,11 @@ from ohgw.results.io import ATTEMPTS, RECORD, RESULTS, SKIPPED, SchemaError, loa
 from ohgw.tuner.rerun import PAIRING_FREE
 
 BASELINE = "baseline"
+
+# Task settings that corrupt the training data. Replicates that differ in them answer another
+# question (is the effect kept under noisy data?), so each value is its own comparison with its own
+# baseline and floor, named in the task label ("lm+token_noise=0.15"), not a difference to refuse.
+CONDITION_SETTINGS = ("label_noise", "token_noise")
 
 
 class AnalysisError(ValueError):
@@ -45,7 +51,7 @@ class Replicate:
     @property
     def key(self) -> GroupKey:
         r = self.record
-        return GroupKey(r["task"], r["scheduler"], r["warmstart"], None if r["eta_h"] is None else float(r["eta_h"]))
+        return GroupKey(task_label(r), r["scheduler"], r["warmstart"], None if r["eta_h"] is None else float(r["eta_h"]))
 
     @property
     def direction(self) -> str:
@@ -96,6 +102,13 @@ class Collection:
         floors = [k for k, reps in self.groups().items() if reps[0].direction == "zero"
                   and (k.task, k.scheduler) == (key.task, key.scheduler)]
         return floors[0] if len(floors) == 1 else None
+
+
+def task_label(record: dict) -> str:
+    """The task's name, with the data condition it ran under when there is one."""
+    settings = record.get("config", {}).get("task", {})
+    noisy = [f"{name}={float(settings[name]):g}" for name in CONDITION_SETTINGS if settings.get(name)]
+    return "+".join([record["task"], *noisy])
 
 
 def warn(message: str) -> None:
@@ -175,8 +188,8 @@ def _corrupt(path: Path, why: str) -> str:
 
 
 def check_comparable(collection: Collection) -> None:
-    """All replicates of one (task, scheduler) are compared with each other: they must share
-    the setting, and a variant may hold only one replicate per seed."""
+    """All replicates of one (task and data condition, scheduler) are compared with each other:
+    they must share the setting, and a variant may hold only one replicate per seed."""
     first: dict[tuple, Replicate] = {}
     for key, reps in collection.groups().items():
         seeds = [r.seed for r in reps]
