@@ -22,8 +22,9 @@ def test_resume_continues_at_the_next_epoch_with_the_same_hyperparameters(config
     code, reference, _ = finish(straight)
     assert code == 0 and [r["epoch"] for r in reference] == [1, 2, 3]
     # same weights, optimizer and LR schedule position as an uninterrupted run
-    for key in ("val_loss", "val_acc", "test_acc", "train_loss"):
+    for key in ("val_loss", "val_acc", "test_acc", "train_loss", "val_f1", "test_f1", "val_recall"):
         assert after[0][key] == pytest.approx(reference[2][key], rel=1e-5), key
+    assert all(0 < r["val_f1"] <= 1 and 0 < r["test_precision"] <= 1 for r in reference)
     # psi' restored from the checkpoint; no second warm-start
     ws_keys = [k for k in before[0] if k.startswith(("ws_", "psi_", "hg_"))]
     assert ws_keys and all(after[0][k] == before[0][k] for k in ws_keys)

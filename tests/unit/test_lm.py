@@ -139,7 +139,7 @@ def test_epoch_metrics_give_perplexities_and_calibration(rst_sources, tmp_path):
     task = lm(tmp_path, data_dir=str(rst_sources))
     module, data = task.module(HP), task.datamodule()
     data.setup("fit")
-    val_loss, _ = module.evaluate(data.val_dataloader())
+    val_loss = module.evaluate(data.val_dataloader()).loss
     out = task.epoch_metrics(module, data, {"val_loss": val_loss, "test_loss": 5.0})
     assert out["val_ppl"] == pytest.approx(torch.tensor(val_loss).exp().item())
     assert out["ood_ppl"] > 1 and 0 <= out["val_ece_top10"] <= 1

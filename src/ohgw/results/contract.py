@@ -46,6 +46,13 @@ ROW = _fields(
     ("val_acc", "validation accuracy after the epoch (examples, or tokens of sequences)"),
     ("test_loss", "test cross-entropy after the epoch"),
     ("test_acc", "test accuracy after the epoch"),
+    # classifiers (not the sequence tasks): scikit-learn's macro averages over the classes
+    ("val_precision", "macro precision on validation after the epoch"),
+    ("val_recall", "macro recall on validation after the epoch"),
+    ("val_f1", "macro F1 on validation after the epoch"),
+    ("test_precision", "macro precision on the test split after the epoch"),
+    ("test_recall", "macro recall on the test split after the epoch"),
+    ("test_f1", "macro F1 on the test split after the epoch"),
     # language modelling (task lm)
     ("val_ppl", "validation perplexity, exp(val_loss)"),
     ("test_ppl", "test perplexity, exp(test_loss)"),

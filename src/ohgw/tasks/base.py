@@ -20,6 +20,9 @@ PRECISIONS = ("32", "bf16")
 class Task:
     # network arguments the network exposes as HyperDropout rates (a warm-start may move them)
     live_rates: tuple = ()
+    # examples into classes: trials report macro precision, recall and F1 beside accuracy (a
+    # sequence model's next-token "classes" are its vocabulary: they do not)
+    classifies: bool = True
 
     def __init__(self, name: str, tau: float, metric: str, mode: str, max_epochs: int,
                  batch_size: int, optimizer: str, rungs: dict, search_space: dict,
@@ -87,7 +90,7 @@ class Task:
             raise RuntimeError(f"task {self.name}: live_rates says {sorted(self.live_rates)}, the "
                                f"network has {sorted(live_rates(net))}")
         return HyperModule(net, hp, self.space, self.hyperparameters, self.augmentation(), self.max_epochs,
-                           self.steps_per_epoch(hp["batch_size"]))
+                           self.steps_per_epoch(hp["batch_size"]), keep_predictions=self.classifies)
 
     def steps_per_epoch(self, batch_size: int) -> int:
         (x, _), *_ = self.cached_splits()

@@ -67,6 +67,8 @@ class ByteTransformer(nn.Module):
 
 
 class PythonDocsTask(Task):
+    classifies = False  # next-byte prediction
+
     def __init__(self, data_dir: str, seq_len: int, noise_std: float, split=(0.8, 0.1, 0.1),
                  train_size: int | None = None, **kwargs):
         super().__init__(**kwargs)

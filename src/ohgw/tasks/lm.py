@@ -39,6 +39,7 @@ ECE_BINS, ECE_TOP = 15, 10
 
 class LMTask(Task):
     live_rates = ("attn_dropout", "resid_dropout")
+    classifies = False
 
     def __init__(self, corpus: str, data_dir: str, seq_len: int, vocab_size: int, token_noise: float = 0.0,
                  ood_fraction: float = 0.05, val_fraction: float = 0.1, test_fraction: float = 0.1,
@@ -138,7 +139,7 @@ class LMTask(Task):
     def epoch_metrics(self, module, datamodule, losses: dict) -> dict:
         """Perplexities of validation, test and the OOD split, and the calibration (ECE over the
         top-10 token probabilities) on validation."""
-        ood_loss, _ = module.evaluate(datamodule.extra_dataloaders()["ood"])
+        ood_loss = module.evaluate(datamodule.extra_dataloaders()["ood"]).loss
         return {"val_ppl": math.exp(losses["val_loss"]), "test_ppl": math.exp(losses["test_loss"]),
                 "ood_loss": ood_loss, "ood_ppl": math.exp(ood_loss),
                 "val_ece_top10": expected_calibration_error(module, datamodule.val_dataloader())}

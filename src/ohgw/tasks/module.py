@@ -4,13 +4,13 @@ ohgw.hyperparams (objective, optimizers, schedule, dropout); this only applies t
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import lightning as L
 import torch
 
 from ohgw.hyperparams import dropout, optimizers
-from ohgw.hyperparams.loss import accuracy_count, validation_loss
+from ohgw.hyperparams.loss import accuracy_count, rows, validation_loss
 from ohgw.hyperparams.objective import training_loss
 from ohgw.hyperparams.registry import Hyperparameters
 from ohgw.hyperparams.schedule import lr_factor
@@ -21,9 +21,17 @@ class Diverged(RuntimeError):
     """Training loss became NaN or infinite."""
 
 
+class Evaluation(NamedTuple):
+    loss: float
+    accuracy: float
+    predicted: torch.Tensor | None = None  # argmax class per example (CPU), when asked for
+    target: torch.Tensor | None = None
+
+
 class HyperModule(L.LightningModule):
     def __init__(self, network: torch.nn.Module, hparams: dict, search_space: SearchSpace,
-                 accepts: Hyperparameters, augment: Callable | None, max_epochs: int, steps_per_epoch: int):
+                 accepts: Hyperparameters, augment: Callable | None, max_epochs: int, steps_per_epoch: int,
+                 keep_predictions: bool = False):
         super().__init__()
         self.net = network
         self.hp = dict(hparams)  # psi: every hyperparameter's current value
@@ -33,6 +41,10 @@ class HyperModule(L.LightningModule):
         # The schedule spans the task's maximum epochs, never the `epochs` cap that
         # promotion-type schedulers rewrite at each resume.
         self.schedule_epochs, self.steps_per_epoch = int(max_epochs), int(steps_per_epoch)
+        # a classifier keeps its validation predictions of the epoch (for macro precision, recall,
+        # F1) from the pass that computes val_acc, instead of a second pass
+        self.keep_predictions = keep_predictions
+        self.val_predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
         dropout.set_rates(self.net, self.hp)
 
     @property
@@ -46,7 +58,7 @@ class HyperModule(L.LightningModule):
     def meta_copy(self) -> "HyperModule":
         """The same module on the meta device (shapes only), for counting FLOPs."""
         return HyperModule(copy.deepcopy(self.net).to("meta"), self.hp, self.search_space, self.accepts,
-                           self.augment, self.schedule_epochs, self.steps_per_epoch)
+                           self.augment, self.schedule_epochs, self.steps_per_epoch, self.keep_predictions)
 
     def forward(self, x):
         return self.net(x)
@@ -60,30 +72,40 @@ class HyperModule(L.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss
 
-    def validation_step(self, batch, batch_idx):
-        loss, acc = self.evaluate_batch(batch)
-        self.log("val_loss", loss, on_epoch=True, batch_size=len(batch[1]))
-        self.log("val_acc", acc, on_epoch=True, batch_size=len(batch[1]))
+    def on_validation_epoch_start(self):
+        self.val_predictions = []
 
-    def evaluate_batch(self, batch):
+    def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        return validation_loss(logits, y), accuracy_count(logits, y) / y.numel()
+        self.log("val_loss", validation_loss(logits, y), on_epoch=True, batch_size=len(y))
+        self.log("val_acc", accuracy_count(logits, y) / y.numel(), on_epoch=True, batch_size=len(y))
+        if self.keep_predictions:
+            self.val_predictions.append(_predicted(logits, y))
 
     @torch.no_grad()
-    def evaluate(self, loader) -> tuple[float, float]:
-        """(loss, accuracy) over a whole loader, in eval mode."""
+    def evaluate(self, loader, predictions: bool = False) -> Evaluation:
+        """Loss and accuracy over a whole loader, in eval mode; with `predictions`, also the
+        argmax class of every example and its target."""
         was_training = self.training
         self.eval()
-        total_loss, correct, count = 0.0, 0.0, 0
+        total_loss, correct, count, kept = 0.0, 0.0, 0, []
         for x, y in loader:
             x, y = x.to(self.device), y.to(self.device)
             logits = self(x)
             total_loss += validation_loss(logits, y, reduction="sum").item()
             correct += accuracy_count(logits, y).item()
             count += y.numel()  # examples, or tokens of sequences
+            if predictions:
+                kept.append(_predicted(logits, y))
         self.train(was_training)
-        return total_loss / count, correct / count
+        if not predictions:
+            return Evaluation(total_loss / count, correct / count)
+        return Evaluation(total_loss / count, correct / count, *(torch.cat(t) for t in zip(*kept)))
+
+    def validation_predictions(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(predicted, target) of the last validation epoch (keep_predictions)."""
+        return tuple(torch.cat(t) for t in zip(*self.val_predictions))
 
     def configure_optimizers(self):
         optimizer = optimizers.make(self.optimizer_name, self.parameters(), self.hp)
@@ -114,3 +136,8 @@ class HyperModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint):
         self.hp = dict(checkpoint["ohgw_hp"])
         dropout.set_rates(self.net, self.hp)
+
+
+def _predicted(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    logits, target = rows(logits, target)
+    return logits.argmax(1).cpu(), target.cpu()

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from ohgw.trial.class_scores import class_scores
+
 METRIC_PREFIX = "[tune-metric]: "
 
 
@@ -59,7 +61,11 @@ class EpochReporter(L.Callback):
         self.train_s += time.perf_counter() - self._t0
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k in ("val_acc", "val_loss", "train_loss")}
-        test_loss, test_acc = module.evaluate(trainer.datamodule.test_dataloader())
+        test = module.evaluate(trainer.datamodule.test_dataloader(), predictions=module.keep_predictions)
+        test_loss, test_acc = test.loss, test.accuracy
+        if module.keep_predictions:  # a classifier: macro precision, recall and F1 beside accuracy
+            metrics.update(class_scores("val", *module.validation_predictions()),
+                           **class_scores("test", test.predicted, test.target))
         if self.epoch_metrics is not None:
             metrics.update(self.epoch_metrics(module, trainer.datamodule, {**metrics, "test_loss": test_loss}))
         tmp = self.checkpoint.with_suffix(".tmp")
