@@ -100,7 +100,7 @@ def build(collection, summary: pd.DataFrame, paired: pd.DataFrame, hyper: pd.Dat
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return "" if math.isnan(v) else "inf" if math.isinf(v) else f"{v:.4g}"
+        return "" if math.isnan(v) else ("-inf" if v < 0 else "inf") if math.isinf(v) else f"{v:.4g}"
     return str(v)
 
 
