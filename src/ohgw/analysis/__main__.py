@@ -1,20 +1,25 @@
-"""python -m ohgw.analysis <dir> [<dir> ...] [--out DIR]"""
+"""python -m ohgw.analysis <dir> [<dir> ...] [--out DIR] [--margin M]"""
 import argparse
 import sys
 
 from ohgw.analysis.collect import AnalysisError
 from ohgw.analysis.pipeline import analyze
+from ohgw.analysis.searchers import DEFAULT_MARGIN
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.analysis", description=(
         "Analyse every replicate below the given directories: summary.csv, paired.csv, "
-        "hyperparams.csv, plots, report.md and report.html."))
+        "hyperparams.csv, plots, report.md and report.html; searchers.csv where a sweep varied the scheduler."))
     parser.add_argument("dirs", nargs="+", help="directories searched for replicate.json")
     parser.add_argument("--out", help="output directory (default: <first dir>/analysis)")
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                        help="searcher comparison: iterations and device-seconds until the best-so-far comes "
+                             "within this absolute score difference of the best any scheduler found "
+                             f"(default {DEFAULT_MARGIN})")
     args = parser.parse_args(argv)
     try:
-        analyze(args.dirs, args.out)
+        analyze(args.dirs, args.out, args.margin)
     except AnalysisError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

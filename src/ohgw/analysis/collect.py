@@ -3,7 +3,8 @@
 A replicate enters the analysis only when its record says `complete` and its results.csv is
 whole; failed or running ones are listed as excluded, corrupt or truncated files are skipped
 with a warning naming the file. Replicates that would be compared with each other must share
-the task settings and the budget; otherwise the analysis refuses, naming both. The exception is a
+the task settings and the budget (searchers: all but the scheduler); otherwise the analysis
+refuses, naming both. The exception is a
 data condition (label or token noise): each is its own comparison, named in the task label."""
 from __future__ import annotations
 
@@ -187,10 +188,18 @@ def _corrupt(path: Path, why: str) -> str:
     return f"corrupt {path.name}: {why}"
 
 
+# What differs between the replicates of a searcher comparison (ohgw.analysis.searchers): the
+# scheduler's whole config, its searcher and its arguments; everything else must be equal.
+SCHEDULER_SETTING = "config.scheduler"
+
+
 def check_comparable(collection: Collection) -> None:
     """All replicates of one (task and data condition, scheduler) are compared with each other:
-    they must share the setting, and a variant may hold only one replicate per seed."""
+    they must share the setting, and a variant may hold only one replicate per seed. Replicates
+    of one (task, variant, eta_h) under different schedulers are compared as searchers: they
+    must share the setting but for the scheduler."""
     first: dict[tuple, Replicate] = {}
+    first_searcher: dict[tuple, Replicate] = {}
     for key, reps in collection.groups().items():
         seeds = [r.seed for r in reps]
         dup = next((s for s in seeds if seeds.count(s) > 1), None)
@@ -199,12 +208,18 @@ def check_comparable(collection: Collection) -> None:
             raise AnalysisError(f"two replicates of {key.task}/{key.scheduler}/{key.label()} "
                                 f"seed {dup}: {a} and {b}; analyse them separately")
         for rep in reps:
-            ref = first.setdefault((key.task, key.scheduler), rep)
-            diff = _first_difference(ref.setting(), rep.setting(), skip=ref.free() | rep.free())
-            if diff:
-                raise AnalysisError(f"refusing to compare {key.task}/{key.scheduler} replicates "
-                                    f"with different {diff}: {ref.path} vs {rep.path}; "
-                                    f"analyse them separately")
+            _refuse_if_different(first.setdefault((key.task, key.scheduler), rep), rep,
+                                 f"{key.task}/{key.scheduler}")
+            _refuse_if_different(first_searcher.setdefault((key.task, key.warmstart, key.eta_h), rep), rep,
+                                 f"{key.task}/{key.label()} searcher", free={SCHEDULER_SETTING})
+
+
+def _refuse_if_different(ref: Replicate, rep: Replicate, what: str, free: set[str] = frozenset()) -> None:
+    """AnalysisError naming both replicates when their settings differ outside what may differ."""
+    diff = _first_difference(ref.setting(), rep.setting(), skip=ref.free() | rep.free() | set(free))
+    if diff:
+        raise AnalysisError(f"refusing to compare {what} replicates with different {diff}: "
+                            f"{ref.path} vs {rep.path}; analyse them separately")
 
 
 def _first_difference(a, b, prefix: str = "", skip: set[str] = frozenset()) -> str | None:

@@ -1,5 +1,6 @@
-"""Per-replicate measures: the best-so-far curve in three units of cost, the time until it
-first reaches tau (inf = censored, never reached), AUC, final scores, warm-start overhead."""
+"""Per-replicate measures: the best-so-far curve in three units of cost (and in trials started),
+the time until it first reaches tau (inf = censored, never reached), AUC, final scores, warm-start
+overhead."""
 from __future__ import annotations
 
 import math
@@ -8,15 +9,19 @@ import numpy as np
 import pandas as pd
 
 UNITS = ("wallclock_s", "device_s", "epochs")
+# Trials started: the searcher's own cost measure (how many configurations it proposed). Not one
+# of UNITS, so that the warm-start tables keep their columns; searcher comparisons read it.
+ITERATIONS = "iterations"
 UNIT_LABELS = {"wallclock_s": "wall-clock (s)", "device_s": "device-seconds (s)",
-               "epochs": "epochs consumed"}
+               "epochs": "epochs consumed", ITERATIONS: "trials started"}
 
 
 def progress(results: pd.DataFrame, record: dict) -> pd.DataFrame:
     """One row per reported epoch in arrival order with the cost spent so far in each unit,
     the score (the record's metric), its test counterpart and the best-so-far score.
     Device-seconds add each trial's increase of its cumulative process time (elapsed_s)
-    since its previous report."""
+    since its previous report; iterations count the distinct trials seen so far (a trial counts
+    as started from its first report: results.csv has no row before it)."""
     rows = results.sort_values("wallclock_s", kind="stable").reset_index(drop=True)
     elapsed = rows["elapsed_s"].astype(float)
     increment = elapsed - elapsed.groupby(rows["trial_id"]).shift(fill_value=0.0)
@@ -26,6 +31,7 @@ def progress(results: pd.DataFrame, record: dict) -> pd.DataFrame:
                          "score": score, "test": rows[record["test_metric"]].astype(float),
                          "wallclock_s": rows["wallclock_s"].astype(float),
                          "device_s": increment.cumsum(), "epochs": np.arange(1, len(rows) + 1),
+                         ITERATIONS: (~rows["trial_id"].duplicated()).cumsum().to_numpy(),
                          "best": best})
 
 
@@ -37,13 +43,13 @@ def reached(best: pd.Series, tau: float, mode: str) -> pd.Series:
     return best >= tau - TAU_TOLERANCE if mode == "max" else best <= tau + TAU_TOLERANCE
 
 
-def time_to_target(prog: pd.DataFrame, tau: float, mode: str) -> dict[str, float]:
+def time_to_target(prog: pd.DataFrame, tau: float, mode: str, units=UNITS) -> dict[str, float]:
     """T@tau in each unit: the cost spent when the best-so-far first reached tau; inf if never."""
     hit = reached(prog["best"], tau, mode)
     if not hit.any():
-        return {u: math.inf for u in UNITS}
+        return {u: math.inf for u in units}
     row = prog.loc[hit.idxmax()]
-    return {u: float(row[u]) for u in UNITS}
+    return {u: float(row[u]) for u in units}
 
 
 def auc_epochs(best: pd.Series) -> float:
@@ -83,7 +89,7 @@ def replicate_measures(rep) -> dict:
     """Everything summary.csv aggregates over seeds, for one replicate."""
     r = rep.record
     prog = progress(rep.results, r)
-    t = time_to_target(prog, float(r["tau"]), r["mode"])
+    t = time_to_target(prog, float(r["tau"]), r["mode"], (*UNITS, ITERATIONS))
     if prog.empty:
         best_val = test_of_best = math.nan
     else:
@@ -94,7 +100,7 @@ def replicate_measures(rep) -> dict:
     if "ood_ppl" in rep.results and not prog.empty:  # language models: drift, and the best trial's calibration
         extra["best_ood_ppl"] = float(rep.results["ood_ppl"].min())
         extra["ece_of_best"] = float(trials(rep.results).loc[best_row["trial_id"], "val_ece_top10"])
-    return {"seed": rep.seed, **extra, **{f"t_{u}": t[u] for u in UNITS}, "best_val": best_val,
+    return {"seed": rep.seed, **extra, **{f"t_{u}": t[u] for u in t}, "best_val": best_val,
             "test_of_best": test_of_best, "auc_epochs": auc_epochs(prog["best"]),
             "device_s": device_s, "epochs_used": len(prog),
             "wallclock_used_s": float(prog["wallclock_s"].iloc[-1]) if len(prog) else 0.0,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ohgw.analysis import plots, report
 from ohgw.analysis.collect import collect
+from ohgw.analysis.searchers import DEFAULT_MARGIN, comparisons, searcher_lines, searchers_table
 from ohgw.analysis.tables import (criteria_lines, hyperparams_table, measures, paired_table,
                                   steps_table, summary_table)
 from ohgw.analysis.trust import floor_lines
@@ -17,8 +18,9 @@ from ohgw.results.io import atomic_write_text
 OUT_DIR = "analysis"
 
 
-def analyze(dirs: list[Path | str], out: Path | str | None = None) -> Path:
-    """Analyse every replicate below `dirs` into `out` (default: <first dir>/analysis).
+def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float = DEFAULT_MARGIN) -> Path:
+    """Analyse every replicate below `dirs` into `out` (default: <first dir>/analysis); `margin`:
+    the searcher comparison's distance to the best score found (ohgw.analysis.searchers).
     Everything is computed before the first file lands in `out`, and the report comes last:
     a failure leaves no half-written analysis that looks valid."""
     collection = collect(dirs)
@@ -30,25 +32,32 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None) -> Path:
     steps = steps_table(collection)
     criteria = criteria_lines(paired)
     trust = floor_lines(paired, steps)
+    comps = comparisons(collection, per_seed, margin)  # none unless a sweep varied the scheduler
+    searchers = searchers_table(collection, per_seed, comps)
+    searcher_text = searcher_lines(searchers)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
         pngs = plots.plot_all(collection, per_seed, staging)
+        searcher_pngs = plots.plot_searchers(collection, comps, staging)
         generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         blocks = report.build(collection, summary, paired, hyper, steps, criteria, trust,
-                              [out / p.name for p in pngs], generated)
+                              [out / p.name for p in pngs], generated,
+                              report.searcher_blocks(searchers, searcher_text, [out / p.name for p in searcher_pngs]))
         html = report.to_html([(b[0], staging / b[1].name, *b[2:]) if b[0] == "img" else b for b in blocks])
-        for png in pngs:
+        for png in pngs + searcher_pngs:
             os.replace(png, out / png.name)
-        for name, frame in (("summary.csv", summary), ("paired.csv", paired), ("hyperparams.csv", hyper),
-                            ("steps.csv", steps)):
+        tables = [("summary.csv", summary), ("paired.csv", paired), ("hyperparams.csv", hyper), ("steps.csv", steps)]
+        for name, frame in tables + ([("searchers.csv", searchers)] if len(searchers) else []):
             atomic_write_text(out / name, frame.to_csv(index=False))
+        if searchers.empty:  # an earlier analysis's table would claim a comparison this one has not
+            (out / "searchers.csv").unlink(missing_ok=True)
         atomic_write_text(out / "report.md", report.to_markdown(blocks))
         atomic_write_text(out / "report.html", html)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     for path, why in collection.excluded:
         print(f"excluded {path}: {why}")
-    print("\n".join(trust + criteria))
+    print("\n".join(trust + criteria + searcher_text))
     print(f"analysis of {len(collection.replicates)} replicate(s) written to {out}")
     return out

@@ -1,5 +1,6 @@
 """The PNG plots, one set per (task, scheduler): best-so-far curves, T@tau per seed,
-survival per rung, |hyper-gradient| vs paired benefit, final hyperparameter distributions."""
+survival per rung, |hyper-gradient| vs paired benefit, final hyperparameter distributions; and one
+per searcher comparison: best-so-far per scheduler against trials started and device-seconds."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate  # noqa: E402
-from ohgw.analysis.metrics import UNIT_LABELS, UNITS, progress, trials  # noqa: E402
+from ohgw.analysis.metrics import ITERATIONS, UNIT_LABELS, UNITS, progress, trials  # noqa: E402
 from ohgw.analysis.tables import search_space, trial_benefit  # noqa: E402
 from ohgw.results.contract import ADJUSTED, SAMPLED, column  # noqa: E402
 
@@ -38,6 +39,43 @@ def plot_all(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], out
             fig.savefig(path, dpi=DPI)
             plt.close(fig)
             files.append(path)
+    return files
+
+
+def plot_searchers(collection: Collection, comps: list, out: Path) -> list[Path]:
+    """Per searcher comparison (ohgw.analysis.searchers.Comparison): best-so-far validation score
+    against trials started and against device-seconds, median over seeds and IQR band per
+    scheduler (the reference in black), with tau and the margin's target."""
+    files = []
+    for comp in comps:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+        first = collection.groups()[comp.keys[comp.reference]][0].record
+        for i, (scheduler, key) in enumerate(comp.keys.items()):
+            progs = [progress(r.results, r.record) for r in collection.groups()[key]]
+            colour = "black" if scheduler == comp.reference else f"C{i}"
+            name = f"{scheduler} (reference)" if scheduler == comp.reference else scheduler
+            for ax, unit in zip(axes, (ITERATIONS, "device_s")):
+                grid = (np.arange(1, max(p[unit].max() if len(p) else 1 for p in progs) + 1) if unit == ITERATIONS
+                        else np.linspace(0, max(p[unit].max() if len(p) else 0.0 for p in progs), 300))
+                curves = np.array([_step_at(p[unit].to_numpy(), p["best"].to_numpy(), grid) for p in progs])
+                _band(ax, grid, curves, colour, name)
+        for ax, unit in zip(axes, (ITERATIONS, "device_s")):
+            if first["metric"].endswith("_ppl"):
+                ax.set_yscale("log")  # perplexities fall over orders of magnitude
+            ax.axhline(first["tau"], color="red", linestyle="--", linewidth=1, label=f"tau = {first['tau']}")
+            ax.axhline(comp.target, color="grey", linestyle=":", linewidth=1,
+                       label=f"best found {comp.best_any:.4g} {'-' if comp.mode == 'max' else '+'} "
+                             f"margin {comp.margin:g}")
+            ax.set_xlabel(UNIT_LABELS[unit])
+            ax.set_ylabel(f"best-so-far {first['metric']}")
+            ax.grid(alpha=0.3)
+        axes[0].legend(loc="lower right" if comp.mode == "max" else "upper right", fontsize=8)
+        fig.suptitle(f"Searchers: best-so-far validation score, median over seeds, IQR band\n{comp.label()}")
+        stem = f"{comp.task}_{comp.warmstart}" + ("" if comp.eta_h is None else f"_eta{comp.eta_h:g}")
+        path = out / f"searchers_{stem}.png"
+        fig.savefig(path, dpi=DPI)
+        plt.close(fig)
+        files.append(path)
     return files
 
 

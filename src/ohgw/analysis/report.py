@@ -60,14 +60,48 @@ FLOOR_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_floor_pairs",
                                               f"p_bonf_vs_floor_{u}", f"spread_{u}", f"seeds_needed_{u}")]]
 
 
+SEARCHER_COLUMNS = ["task", "warmstart", "eta_h", "scheduler", "reference", "n_seeds", "n_pairs",
+                    *[c for cost in ("iterations_to_tau", "device_s_to_tau", "iterations_to_margin")
+                      for c in (f"{cost}_median", f"reduction_{cost}", f"reduction_{cost}_low",
+                                f"reduction_{cost}_high", f"p_bonf_{cost}", f"n_censored_{cost}")],
+                    "best_val_median", "best_val_change", "p_bonf_best_val", "test_of_best_median",
+                    "device_s_median", "epochs_used_median", "note"]
+
+SEARCHER_DEFINITIONS = """\
+- **reference**: `grid` if the comparison has it, else `random`, else the alphabetically first scheduler;
+  every other scheduler is paired with it seed by seed (same task, warm-start variant, eta_h, budget).
+- **iterations**: trials started (distinct trial ids, a trial counting from its first report) until the
+  best-so-far validation score first reaches the target; **device-seconds** as for T@tau; inf = never.
+- **margin**: the target `best found - margin` (`+ margin` for a minimised score), *best found* being the
+  best validation score any scheduler's replicate of the comparison reached; `--margin` sets it.
+- **reduction**: 1 - median(scheduler) / median(reference) over the paired seeds, with its 95% bootstrap
+  interval; **p**: paired Wilcoxon signed-rank (censored ranked worst), Bonferroni over every test of
+  searchers.csv (the four costs and the best validation score per scheduler); **best_val_change**: median
+  paired difference of the best validation score (positive = better); **compute**: device-seconds and
+  epochs the replicate consumed in all."""
+
+
+def searcher_blocks(table: pd.DataFrame, lines: list[str], plots: list[Path]) -> list[Block]:
+    """The section of the searcher comparison; nothing when no sweep varied the scheduler."""
+    if table.empty:
+        return []
+    return [("h2", "Searchers: each scheduler vs the reference scheduler (paired by seed)"),
+            ("p", SEARCHER_DEFINITIONS),
+            ("pre", "\n".join(lines)),
+            ("table", table[[c for c in SEARCHER_COLUMNS if c in table]]),
+            *[("img", p, p.stem.replace("_", " ")) for p in plots]]
+
+
 def build(collection, summary: pd.DataFrame, paired: pd.DataFrame, hyper: pd.DataFrame, steps: pd.DataFrame,
-          criteria: list[str], trust: list[str], plots: list[Path], generated: str) -> list[Block]:
+          criteria: list[str], trust: list[str], plots: list[Path], generated: str,
+          searchers: list[Block] = ()) -> list[Block]:
+    """`searchers`: the searcher comparison's section (searcher_blocks), after the summary."""
     blocks: list[Block] = [
         ("h1", "ohgw-bench analysis"),
         ("p", f"Generated {generated} from {len(collection.replicates)} complete replicate(s) below "
               + ", ".join(f"`{r}`" for r in collection.roots)
               + f"; {len(collection.excluded)} excluded. Full tables: summary.csv, paired.csv, hyperparams.csv, "
-                "steps.csv."),
+                "steps.csv" + (", searchers.csv." if searchers else ".")),
         ("p", "The question: does a warm-start variant reach the target validation score tau sooner than the "
               "baseline, at what cost, and does it bias the hyperparameters? A replicate is one seed of one "
               "variant; replicates with the same seed share the sampled configurations, so each variant is "
@@ -78,6 +112,7 @@ def build(collection, summary: pd.DataFrame, paired: pd.DataFrame, hyper: pd.Dat
         ("pre", "\n".join(criteria) or "No warm-start variant to compare with a baseline."),
         ("h2", "Summary per variant (T@tau: median over seeds)"),
         ("table", summary[[c for c in SUMMARY_COLUMNS if c in summary]]),
+        *searchers,
         ("h2", "Each variant vs its baseline (paired by seed)"),
         ("table", paired[[c for c in PAIRED_COLUMNS if c in paired]] if len(paired) else paired),
         ("h2", "Each variant vs the A/A control (the noise floor) and the seeds the criterion needs"),
@@ -100,7 +135,7 @@ def build(collection, summary: pd.DataFrame, paired: pd.DataFrame, hyper: pd.Dat
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return "" if math.isnan(v) else "inf" if math.isinf(v) else f"{v:.4g}"
+        return "" if math.isnan(v) else ("-inf" if v < 0 else "inf") if math.isinf(v) else f"{v:.4g}"
     return str(v)
 
 
