@@ -26,3 +26,24 @@ def test_kept_predictions_agree_with_the_accuracy():
     assert len(evaluation.target) == len(task.cached_splits()[1][1])
     assert (evaluation.predicted == evaluation.target).float().mean().item() == pytest.approx(evaluation.accuracy)
     assert module.evaluate(data.val_dataloader()).predicted is None
+
+
+def test_the_summary_reports_the_best_reports_macro_scores(tmp_path):
+    """On a real digits replicate (random search, 4 trials of 2 epochs): the best trial's test F1 is
+    the test_f1 of the report with the best validation score, read back from results.csv."""
+    import shutil
+
+    import pandas as pd
+
+    from ohgw.analysis.collect import collect
+    from ohgw.analysis.tables import measures
+    from tests.helpers import ROOT
+
+    shutil.copytree(ROOT / "tests" / "fixtures" / "class_scores_v1", tmp_path / "runs")
+    collection = collect([tmp_path / "runs"])
+    for key, per_seed in measures(collection).items():
+        for rep in collection.groups()[key]:
+            rows = pd.read_csv(rep.path / "results.csv").sort_values("wallclock_s", kind="stable")
+            best = rows.loc[rows["val_acc"].idxmax()]
+            assert per_seed.loc[rep.seed, "test_f1_of_best"] == pytest.approx(best["test_f1"])
+            assert 0 < best["test_f1"] <= 1

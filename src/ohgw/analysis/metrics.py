@@ -22,7 +22,7 @@ def progress(results: pd.DataFrame, record: dict) -> pd.DataFrame:
     Device-seconds add each trial's increase of its cumulative process time (elapsed_s)
     since its previous report; iterations count the distinct trials seen so far (a trial counts
     as started from its first report: results.csv has no row before it)."""
-    rows = results.sort_values("wallclock_s", kind="stable").reset_index(drop=True)
+    rows = arrival_order(results)
     elapsed = rows["elapsed_s"].astype(float)
     increment = elapsed - elapsed.groupby(rows["trial_id"]).shift(fill_value=0.0)
     score = rows[record["metric"]].astype(float)
@@ -33,6 +33,15 @@ def progress(results: pd.DataFrame, record: dict) -> pd.DataFrame:
                          "device_s": increment.cumsum(), "epochs": np.arange(1, len(rows) + 1),
                          ITERATIONS: (~rows["trial_id"].duplicated()).cumsum().to_numpy(),
                          "best": best})
+
+
+def arrival_order(results: pd.DataFrame) -> pd.DataFrame:
+    """results.csv's rows in the order they reached the tuner, indexed 0.. like progress()."""
+    return results.sort_values("wallclock_s", kind="stable").reset_index(drop=True)
+
+
+# A classifier's macro scores on the test split (ohgw.trial.class_scores), reported for the best trial
+CLASS_SCORES = ("test_f1", "test_precision", "test_recall")
 
 
 # Scores arrive as float32 values: 342/360 is logged as 0.94999999 and must count as 0.95.
@@ -100,6 +109,9 @@ def replicate_measures(rep) -> dict:
     if "ood_ppl" in rep.results and not prog.empty:  # language models: drift, and the best trial's calibration
         extra["best_ood_ppl"] = float(rep.results["ood_ppl"].min())
         extra["ece_of_best"] = float(trials(rep.results).loc[best_row["trial_id"], "val_ece_top10"])
+    if all(c in rep.results for c in CLASS_SCORES) and not prog.empty:  # the best report's macro scores
+        best_report = arrival_order(rep.results).loc[best_row.name]
+        extra.update({f"{c}_of_best": float(best_report[c]) for c in CLASS_SCORES})
     return {"seed": rep.seed, **extra, **{f"t_{u}": t[u] for u in t}, "best_val": best_val,
             "test_of_best": test_of_best, "auc_epochs": auc_epochs(prog["best"]),
             "device_s": device_s, "epochs_used": len(prog),

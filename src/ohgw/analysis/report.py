@@ -23,6 +23,8 @@ DEFINITIONS = """\
 - **reduction**: 1 - median(variant) / median(baseline) over the seeds both have (positive = faster).
 - **p**: two-sided paired Wilcoxon signed-rank test over seeds (censored times ranked worse than every
   reached time); **p_bonf**: Bonferroni-corrected over all tests in the paired table.
+- **test_f1_of_best** (classifiers): macro F1 on the test split of the best validation report (precision
+  and recall beside it in summary.csv).
 - **AUC**: mean best-so-far score after each epoch consumed (area under the best-so-far curve per epoch).
 - **CI**: 95% percentile bootstrap interval of the reduction, resampling seed pairs (4000 resamples,
   fixed seed); **hl_reduction**: 1 - exp(Hodges-Lehmann estimate of the paired log(T_variant/T_baseline)),
@@ -50,7 +52,7 @@ SUMMARY_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "tau", "n_seeds", 
                    *[f"t_{u}_median" for u in UNITS], "t_epochs_q25", "t_epochs_q75", "t_epochs_std",
                    "best_val_median", "test_of_best_median", "auc_epochs_median",
                    "ws_device_pct_median", "ws_step_equiv_median", "peak_mem_ratio_median",
-                   "best_ood_ppl_median", "ece_of_best_median"]
+                   "best_ood_ppl_median", "ece_of_best_median", "test_f1_of_best_median"]
 PAIRED_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_pairs",
                   *[c for u in UNITS for c in (f"reduction_{u}", f"reduction_{u}_low", f"reduction_{u}_high",
                                                f"p_bonf_{u}")],

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate
-from ohgw.analysis.metrics import UNITS, quantile, replicate_measures, trials
+from ohgw.analysis.metrics import CLASS_SCORES, UNITS, quantile, replicate_measures, trials
 from ohgw.analysis.intervals import reduction
 from ohgw.analysis.stats import bonferroni, histogram_kl, wilcoxon_censored
 from ohgw.analysis.trust import (add_floor_verdicts, add_power, floor_measures, interval_measures, label, pct,
@@ -54,7 +54,8 @@ def summary_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame]
             row.update(_spread(m[f"t_{u}"], f"t_{u}"), **{f"t_{u}_std": _std(m[f"t_{u}"])})
         row.update(_spread(m["best_val"], "best_val"), **_spread(m["test_of_best"], "test_of_best"))
         for col in ("auc_epochs", "ws_device_pct", "ws_flops_pct", "ws_step_equiv", "peak_mem_ratio", "device_s",
-                    "epochs_used", "wallclock_used_s", "best_ood_ppl", "ece_of_best"):
+                    "epochs_used", "wallclock_used_s", "best_ood_ppl", "ece_of_best",
+                    *(f"{c}_of_best" for c in CLASS_SCORES)):
             if col not in m:
                 continue
             row[f"{col}_median"] = quantile(m[col], 0.5)
