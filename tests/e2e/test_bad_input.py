@@ -38,6 +38,7 @@ BAD_INPUTS = {
                               "CIFAR-10 not found in /nonexistent/cifar/cifar-10-batches-py"),
     "perplexity target below 1": (["task=lm", "task.tau=0.9"], "a perplexity target is above 1"),
     "token noise outside [0, 1)": (["task=lm", "task.token_noise=1.5"], "task.token_noise must be in [0, 1)"),
+    "a class subset of one class": (["task.class_subset=[3]"], "task.class_subset must be null or a list of at least two"),
     "sequence longer than the model's positions": (["task=lm", "task.seq_len=128"],
                                                    "task.seq_len=128 is above the model's positions"),
     # exp2 composes and passes every start check up to its data (no download tried from a test)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ohgw.analysis.__main__ import main
-from ohgw.analysis.collect import AnalysisError, collect
+from ohgw.analysis.collect import AnalysisError, collect, task_label
 from ohgw.analysis.tables import criteria_lines, measures, paired_table, summary_table
 from tests.helpers import RESULTS_V1
 
@@ -76,6 +76,8 @@ def test_a_data_condition_is_its_own_comparison(runs, capsys):
     paired = paired_table(collection, measures(collection)).set_index("task")
     assert paired.loc["digits+label_noise=0.1", "n_pairs"] == 0
     assert paired.loc["digits", "n_pairs"] == 2
+    subset = {"task": "digits", "config": {"task": {"class_subset": [3, 1], "label_noise": 0.0}}}
+    assert task_label(subset) == "digits+class_subset=3,1"
 
 
 def test_two_replicates_of_one_seed_are_refused(runs, capsys):

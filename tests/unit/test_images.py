@@ -81,3 +81,23 @@ def test_randaugment_magnitude_outside_torchvisions_range_is_refused(tmp_path):
                                            search_space={"aug_magnitude": {"type": "float", "low": 0.0, "high": 1.5}}))
     with pytest.raises(ConfigError, match="label_noise must be in"):
         ohgw.tasks.build(ohgw.tasks.config("digits", label_noise=1.0))
+
+
+@pytest.mark.parametrize("task, settings, subset", [("digits", {}, [3, 1, 7]), ("tabular", {"dataset": "wine"}, [2, 0])])
+def test_a_class_subset_keeps_those_classes_relabelled_in_its_order(task, settings, subset):
+    clean = ohgw.tasks.build(ohgw.tasks.config(task, **settings)).cached_splits()
+    kept = ohgw.tasks.build(ohgw.tasks.config(task, class_subset=subset, **settings)).cached_splits()
+    for (x, y), (x_kept, y_kept) in zip(clean, kept):
+        assert sorted(y_kept.unique().tolist()) == list(range(len(subset)))
+        for new, old in enumerate(subset):
+            assert torch.equal(x_kept[y_kept == new], x[y == old])  # the same examples, in order
+    noisy = ohgw.tasks.build(ohgw.tasks.config(task, class_subset=subset[:2], label_noise=0.2, **settings))
+    assert set(noisy.cached_splits()[0][1].unique().tolist()) == {0, 1}  # noise moves labels within the subset
+
+
+@pytest.mark.parametrize("subset, message", [
+    ([1], "at least two distinct class labels"), ([1, 1], "at least two distinct"), ("12", "at least two"),
+    ([1, 12], r"missing \[12\]")])
+def test_a_bad_class_subset_is_one_clear_error(subset, message):
+    with pytest.raises(ConfigError, match=message):
+        ohgw.tasks.build(ohgw.tasks.config("digits", class_subset=subset)).cached_splits()

@@ -4,8 +4,8 @@ A replicate enters the analysis only when its record says `complete` and its res
 whole; failed or running ones are listed as excluded, corrupt or truncated files are skipped
 with a warning naming the file. Replicates that would be compared with each other must share
 the task settings and the budget (searchers: all but the scheduler); otherwise the analysis
-refuses, naming both. The exception is a
-data condition (label or token noise): each is its own comparison, named in the task label."""
+refuses, naming both. The exception is a data condition (label or token noise, a class subset):
+each is its own comparison, named in the task label."""
 from __future__ import annotations
 
 import json
@@ -22,10 +22,11 @@ from ohgw.tuner.rerun import PAIRING_FREE
 
 BASELINE = "baseline"
 
-# Task settings that corrupt the training data. Replicates that differ in them answer another
-# question (is the effect kept under noisy data?), so each value is its own comparison with its own
-# baseline and floor, named in the task label ("lm+token_noise=0.15"), not a difference to refuse.
-CONDITION_SETTINGS = ("label_noise", "token_noise")
+# Task settings that make another task of the same data: noise in the training data, or a subset
+# of the classes. Replicates that differ in them answer another question (is the effect kept under
+# noisy data? on a similar task?), so each value is its own comparison with its own baseline and
+# floor, named in the task label ("lm+token_noise=0.15"), not a difference to refuse.
+CONDITION_SETTINGS = ("label_noise", "token_noise", "class_subset")
 
 
 class AnalysisError(ValueError):
@@ -108,8 +109,12 @@ class Collection:
 def task_label(record: dict) -> str:
     """The task's name, with the data condition it ran under when there is one."""
     settings = record.get("config", {}).get("task", {})
-    noisy = [f"{name}={float(settings[name]):g}" for name in CONDITION_SETTINGS if settings.get(name)]
-    return "+".join([record["task"], *noisy])
+    conditions = [f"{name}={_value(settings[name])}" for name in CONDITION_SETTINGS if settings.get(name)]
+    return "+".join([record["task"], *conditions])
+
+
+def _value(v) -> str:
+    return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else f"{float(v):g}"
 
 
 def warn(message: str) -> None:

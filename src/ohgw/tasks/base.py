@@ -28,11 +28,12 @@ class Task:
                  batch_size: int, optimizer: str, rungs: dict, search_space: dict,
                  roles=ROLES, network: dict | None = None, fixed: dict | None = None,
                  data_seed: int = 0, budget_epochs: int | None = None, best_known: dict | None = None,
-                 label_noise: float = 0.0, precision: str = "32", channels_last: bool = False):
+                 label_noise: float = 0.0, precision: str = "32", channels_last: bool = False,
+                 class_subset: list[int] | None = None):
         self.name = name
         self.space, self.hyperparameters = check_task(name, tau, max_epochs, batch_size, optimizer, search_space,
                                                       roles, network, fixed, self.live_rates, label_noise,
-                                                      metric, mode)
+                                                      metric, mode, class_subset)
         self.optimizer = optimizer
         self.tau, self.metric, self.mode = float(tau), metric, mode
         self.max_epochs, self.batch_size = int(max_epochs), int(batch_size)
@@ -41,6 +42,8 @@ class Task:
         self.data_seed = int(data_seed)
         # this fraction of the training labels moved to another class, fixed by data_seed
         self.label_noise = float(label_noise)
+        # only these classes, relabelled 0.. in this order: one of a family of similar tasks
+        self.class_subset = None if class_subset is None else [int(c) for c in class_subset]
         if str(precision) not in PRECISIONS:
             raise ConfigError(f"task.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.precision, self.channels_last = str(precision), bool(channels_last)  # how trials train
@@ -101,6 +104,23 @@ class Task:
         return TensorDataModule(*self.cached_splits(), batch_size=int(batch_size or self.batch_size),
                                 shuffle_seed=shuffle_seed, extra=self._extra_splits)
 
+    def _subset(self, splits):
+        """The splits restricted to class_subset's classes, relabelled 0, 1, ... in its order."""
+        if self.class_subset is None:
+            return splits
+        present = set(torch.cat([y.reshape(-1) for _, y in splits]).unique().tolist())
+        missing = [c for c in self.class_subset if c not in present]
+        if missing or any(y.dim() != 1 for _, y in splits):
+            raise ConfigError(f"task {self.name}: class_subset {self.class_subset} needs one label per example "
+                              f"and classes the data has ({sorted(present)[:12]}...); missing {missing}")
+        relabel = torch.full((max(present) + 1,), -1, dtype=torch.long)
+        relabel[self.class_subset] = torch.arange(len(self.class_subset))
+        out = []
+        for x, y in splits:
+            keep = relabel[y.long()] >= 0
+            out.append((x[keep], relabel[y.long()][keep].to(y.dtype)))
+        return tuple(out)
+
     def _noisy(self, splits):
         """The splits with label noise on the training labels (validation and test untouched)."""
         if not self.label_noise:
@@ -140,7 +160,7 @@ class Task:
         """(the three splits with label noise applied, the further evaluation splits)."""
         out = self.splits()
         splits, extra = (out[0], out[1]) if isinstance(out[1], dict) else (out, {})
-        return self._noisy(splits), extra
+        return self._noisy(self._subset(splits)), extra
 
 
 def stratified_split(labels: np.ndarray, val_frac: float, test_frac: float, seed: int):

@@ -51,5 +51,5 @@ def check_early(cfg: DictConfig) -> None:
     space, _ = check_task(t["name"], t["tau"], t["max_epochs"], t["batch_size"], t["optimizer"],
                           t["search_space"], t.get("roles", ROLES), t.get("network"), t.get("fixed"),
                           label_noise=t.get("label_noise", 0.0), metric=t.get("metric", "val_acc"),
-                          mode=t.get("mode", "max"))
+                          mode=t.get("mode", "max"), class_subset=t.get("class_subset"))
     instantiate(cfg.warmstart).targets(space)  # its fields; names in the mask
