@@ -1,7 +1,7 @@
 """Cost of one warm-start (k=1 hyper-step) against one normal training step.
 
     python scripts/bench_warmstart.py [--tasks digits fashion_mnist] [--devices cpu cuda] [task settings]
-    python scripts/bench_warmstart.py --tasks fashion_mnist network.arch=resnet50 batch_size=32
+    python scripts/bench_warmstart.py network.arch=resnet50 batch_size=32 --tasks fashion_mnist  # settings before --tasks
 
 For each task and device: median seconds of one training step (forward, backward,
 optimizer step) and of one warm-start (the hyper-gradient at the step's batch and one
