@@ -54,3 +54,20 @@ def finish(proc: subprocess.Popen, timeout=300):
 def run_cli(*args: str, cwd=ROOT, timeout=600, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def edit_record(job_dir: Path, change) -> None:
+    """Apply `change` to a copied replicate's replicate.json (the analysis tests' bad input)."""
+    record = json.loads((job_dir / "replicate.json").read_text())
+    change(record)
+    (job_dir / "replicate.json").write_text(json.dumps(record))
+
+
+def refused(capsys, *args) -> str:
+    """The one stderr line of a refused analysis (`python -m ohgw.analysis ARGS`): exit status 2."""
+    from ohgw.analysis.__main__ import main
+
+    assert main([*map(str, args)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]

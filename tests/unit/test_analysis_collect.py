@@ -11,7 +11,7 @@ import pytest
 from ohgw.analysis.__main__ import main
 from ohgw.analysis.collect import AnalysisError, collect, task_label
 from ohgw.analysis.tables import criteria_lines, measures, paired_table, summary_table
-from tests.helpers import RESULTS_V1
+from tests.helpers import RESULTS_V1, edit_record, refused
 
 FIXTURES = RESULTS_V1
 
@@ -21,20 +21,6 @@ def runs(tmp_path) -> Path:
     """A copy of real replicates: 0, 1 = baseline seeds 0, 1; 2, 3 = ohgw seeds 0, 1."""
     shutil.copytree(FIXTURES, tmp_path / "runs")
     return tmp_path / "runs"
-
-
-def edit_record(job_dir: Path, change) -> None:
-    record = json.loads((job_dir / "replicate.json").read_text())
-    change(record)
-    (job_dir / "replicate.json").write_text(json.dumps(record))
-
-
-def refused(capsys, *args) -> str:
-    """The one stderr line of a refused analysis; nothing written."""
-    assert main([*map(str, args)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    return err[0]
 
 
 def test_directory_without_replicates(tmp_path, capsys):

@@ -3,7 +3,6 @@ seeds 0, 1, 2 (tests/fixtures/searchers_v1; python run.py -m task=digits warmsta
 scheduler=grid,random,kde seed=0,1,2 task.max_epochs=3 task.budget_epochs=30). The expected
 numbers are derived here from results.csv directly, not through ohgw.analysis.metrics."""
 import csv
-import json
 import math
 import shutil
 import statistics
@@ -17,7 +16,7 @@ from ohgw.analysis.collect import collect
 from ohgw.analysis.metrics import ITERATIONS, progress, replicate_measures
 from ohgw.analysis.searchers import comparisons, reference_of, searchers_table
 from ohgw.analysis.tables import measures
-from tests.helpers import ROOT
+from tests.helpers import ROOT, edit_record, refused
 
 FIXTURES = ROOT / "tests" / "fixtures" / "searchers_v1"
 TAU = 0.95   # the digits task's; val_acc, maximised
@@ -61,12 +60,6 @@ def device_seconds_until(job_dir: Path, target: float) -> float:
 
 def best_of(job_dir: Path) -> float:
     return max(float(r["val_acc"]) for r in rows_of(job_dir))
-
-
-def edit_record(job_dir: Path, change) -> None:
-    record = json.loads((job_dir / "replicate.json").read_text())
-    change(record)
-    (job_dir / "replicate.json").write_text(json.dumps(record))
 
 
 def test_iterations_to_tau_counts_the_trials_started_before_tau(runs):
@@ -153,13 +146,6 @@ def test_margin_is_measured_from_the_best_any_scheduler_found(runs):
         iterations_until(runs / j, best - 0.02) for j in JOBS["kde"])
     assert kde["iterations_to_margin_ref_median"] == statistics.median(
         iterations_until(runs / j, best - 0.02) for j in JOBS["grid"])
-
-
-def refused(capsys, *args) -> str:
-    assert main([*map(str, args)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    return err[0]
 
 
 def test_schedulers_with_different_task_settings_are_not_compared(runs, capsys):
