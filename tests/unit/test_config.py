@@ -56,3 +56,19 @@ def test_a_corner_excluded_from_a_sweep_is_matched_by_value():
     assert excluded(compose_config()) is None
     with pytest.raises(ConfigError, match="sweep.exclude names task.tokn_noise, which is not in the config"):
         excluded(compose_config("+sweep.exclude=[{task.tokn_noise: 0.1}]"))
+
+
+def test_the_low_budget_study_searches_its_five_hyperparameters_and_tpe_is_warned_random_below_start_up(capsys):
+    from ohgw.tuner.budget import Budget
+
+    cfg = compose_config("experiment=low_budget_tpe")
+    task = build(cfg.task)
+    assert sorted(p.name for p in task.space) == ["batch_size", "dropout", "layers", "log_lr", "log_wd"]
+    make_scheduler(cfg.scheduler, task, seed=0, extra_config={}, budget=Budget(trials=10))
+    assert "warning" not in capsys.readouterr().err  # 5 start-up trials, then the model
+    make_scheduler(cfg.scheduler, task, seed=0, extra_config={}, budget=Budget(trials=5))
+    assert capsys.readouterr().err.strip() == ("warning: scheduler tpe: budget.trials=5 <= its 5 start-up trials "
+                                               "(proposed at random): under this budget it is random search")
+    random_cfg = compose_config("experiment=low_budget_tpe", "scheduler=random")
+    make_scheduler(random_cfg.scheduler, task, seed=0, extra_config={}, budget=Budget(trials=5))
+    assert capsys.readouterr().err == ""

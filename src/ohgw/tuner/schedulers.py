@@ -4,6 +4,8 @@ gets from the task and the replicate, and rejects a scheduler that cannot run on
 the budget before any trial starts."""
 from __future__ import annotations
 
+import sys
+
 from hydra.errors import InstantiationException
 from omegaconf import OmegaConf
 
@@ -37,6 +39,8 @@ def make_scheduler(scheduler_cfg, task, seed: int, extra_config: dict, budget=No
     if budget is not None and budget.epochs is not None and budget.epochs < smallest:
         raise ConfigError(f"budget.epochs={budget.epochs} is smaller than one rung of scheduler "
                           f"{name} ({smallest} epochs): no trial would reach a decision")
+    if budget is not None:
+        warn_if_random_search(name, cfg, len(list(task.space)), budget)
     if "grid_points" in own:
         cfg["search_options"] = {"num_samples": grid_samples(name, task.space, own["grid_points"])}
     try:
@@ -44,6 +48,18 @@ def make_scheduler(scheduler_cfg, task, seed: int, extra_config: dict, budget=No
                            metric=task.metric, mode=task.mode, random_seed=seed)
     except InstantiationException as e:  # Syne Tune checks its arguments with asserts
         raise ConfigError(f"scheduler {name}: {e.__cause__ or e}") from e
+
+
+def warn_if_random_search(name: str, cfg: dict, n_hyperparameters: int, budget) -> None:
+    """A model-based searcher that proposes at random until it has `num_min_data_points` finished
+    trials (Syne Tune's KDE, TPE here: default, the number of hyperparameters) is random search
+    under a trial budget no larger than that: say so, since a report would read it as TPE."""
+    if not str(cfg.get("_target_", "")).endswith(".KDE") or budget.trials is None:
+        return
+    startup = (cfg.get("search_options") or {}).get("num_min_data_points") or n_hyperparameters
+    if budget.trials <= startup:
+        print(f"warning: scheduler {name}: budget.trials={budget.trials} <= its {startup} start-up trials "
+              f"(proposed at random): under this budget it is random search", file=sys.stderr)
 
 
 def rung_levels(name: str, cfg: dict, max_epochs: int, min_rungs: int) -> list[int]:
