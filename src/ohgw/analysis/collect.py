@@ -124,6 +124,14 @@ def warn(message: str) -> None:
 def collect(dirs: list[Path | str]) -> Collection:
     """Every replicate below `dirs`; AnalysisError when there is nothing to analyse or the
     replicates cannot be compared honestly."""
+    collection = find_replicates(dirs)
+    check_comparable(collection)
+    return collection
+
+
+def find_replicates(dirs: list[Path | str]) -> Collection:
+    """Every complete replicate below `dirs`, of any task (the rest listed as excluded);
+    AnalysisError when a directory is missing or none is complete."""
     roots = [Path(d) for d in dirs]
     missing = [str(d) for d in roots if not d.is_dir()]
     if missing:
@@ -147,7 +155,6 @@ def collect(dirs: list[Path | str]) -> Collection:
     if not collection.replicates:
         raise AnalysisError(f"no complete replicate below {', '.join(map(str, roots))} "
                             f"({len(collection.excluded)} excluded: {collection.excluded[0][1]})")
-    check_comparable(collection)
     return collection
 
 
