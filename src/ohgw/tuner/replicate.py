@@ -109,6 +109,8 @@ def build_tuner(cfg: DictConfig, task, budget, rt: dict, trial_cfg: Path, job_di
 
     scheduler = make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed),
                                {"ohgw_config": str(trial_cfg.resolve())})
+    if hasattr(scheduler, "write_outputs"):  # what a learning scheduler starts from (aux_net.json)
+        scheduler.write_outputs(job_dir)
     os.environ["SYNETUNE_FOLDER"] = str(job_dir.resolve())  # Syne Tune's own files go here
     backend = make_backend(cfg.launcher, TRIAL_MODULE, trial_cfg, cfg.tuner.order, **backend_kwargs(rt["gpus"]))
     return OrderedTuner(trial_backend=backend, scheduler=scheduler, stop_criterion=budget, n_workers=rt["n_workers"],

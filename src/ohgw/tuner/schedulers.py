@@ -13,7 +13,7 @@ from ohgw.config import instantiate
 from ohgw.errors import ConfigError
 
 # the harness's own keys of a scheduler config; Syne Tune's are under `args`
-OWN_KEYS = ("name", "multi_fidelity", "min_rungs", "grid_points", "args")
+OWN_KEYS = ("name", "multi_fidelity", "min_rungs", "grid_points", "train_from", "args")
 RESOURCE_ATTR = "epoch"       # what trials report, from 1
 MAX_RESOURCE_ATTR = "epochs"  # the trial argument promotion-type schedulers rewrite
 
@@ -43,6 +43,8 @@ def make_scheduler(scheduler_cfg, task, seed: int, extra_config: dict, budget=No
         warn_if_random_search(name, cfg, len(list(task.space)), budget)
     if "grid_points" in own:
         cfg["search_options"] = {"num_samples": grid_samples(name, task.space, own["grid_points"])}
+    if "train_from" in own:  # a scheduler that learns from earlier records: it gets them and the task it tunes
+        cfg.update(task=task, train_from=list(own["train_from"] or []))
     try:
         return instantiate(cfg, config_space={**config_space(task), **extra_config},
                            metric=task.metric, mode=task.mode, random_seed=seed)
