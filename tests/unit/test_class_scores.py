@@ -24,7 +24,7 @@ def test_kept_predictions_agree_with_the_accuracy():
     assert module.keep_predictions
     evaluation = module.evaluate(data.val_dataloader(), predictions=True)
     assert len(evaluation.target) == len(task.cached_splits()[1][1])
-    assert (evaluation.predicted == evaluation.target).float().mean().item() == pytest.approx(evaluation.accuracy)
+    assert (evaluation.predicted == evaluation.target).float().mean().item() == pytest.approx(evaluation.means["acc"])
     assert module.evaluate(data.val_dataloader()).predicted is None
 
 

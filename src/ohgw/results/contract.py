@@ -42,10 +42,16 @@ ROW = _fields(
     ("process_peak_mb", "the trial process's peak memory so far, MiB: CUDA max-allocated on a GPU, the peak "
                         "resident set (VmHWM) on CPU"),
     ("train_loss", "mean training loss of the epoch (the training objective at psi')"),
-    ("val_loss", "validation cross-entropy after the epoch (eval mode)"),
-    ("val_acc", "validation accuracy after the epoch (examples, or tokens of sequences)"),
-    ("test_loss", "test cross-entropy after the epoch"),
+    ("val_loss", "validation loss after the epoch (eval mode): the cross-entropy; a regression's mean squared "
+                 "error"),
+    ("val_acc", "validation accuracy after the epoch (examples, or tokens of sequences); not for a regression"),
+    ("test_loss", "test loss after the epoch (as val_loss)"),
     ("test_acc", "test accuracy after the epoch"),
+    # a regression (Task.loss_kind mse: task diabetes), on its standardised target, instead of accuracy
+    ("val_mse", "validation mean squared error after the epoch"),
+    ("val_rmse", "validation root mean squared error after the epoch, sqrt(val_mse)"),
+    ("test_mse", "test mean squared error after the epoch"),
+    ("test_rmse", "test root mean squared error after the epoch"),
     # classifiers (not the sequence tasks): scikit-learn's macro averages over the classes
     ("val_precision", "macro precision on validation after the epoch"),
     ("val_recall", "macro recall on validation after the epoch"),

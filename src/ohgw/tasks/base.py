@@ -8,6 +8,7 @@ import torch
 
 from ohgw.errors import ConfigError
 from ohgw.hyperparams.dropout import live_rates
+from ohgw.hyperparams.loss import LOSS_KINDS
 from ohgw.hyperparams.registry import ROLES
 from ohgw.tasks.images import with_label_noise
 from ohgw.tasks.module import HyperModule
@@ -23,6 +24,9 @@ class Task:
     # examples into classes: trials report macro precision, recall and F1 beside accuracy (a
     # sequence model's next-token "classes" are its vocabulary: they do not)
     classifies: bool = True
+    # the training and validation loss and the scores reported (ohgw.hyperparams.loss.LOSS_KINDS):
+    # cross_entropy (accuracy), or mse for a regression (MSE, RMSE)
+    loss_kind: str = "cross_entropy"
 
     def __init__(self, name: str, tau: float, metric: str, mode: str, max_epochs: int,
                  batch_size: int, optimizer: str, rungs: dict, search_space: dict,
@@ -34,6 +38,7 @@ class Task:
         self.space, self.hyperparameters = check_task(name, tau, max_epochs, batch_size, optimizer, search_space,
                                                       roles, network, fixed, self.live_rates, label_noise,
                                                       metric, mode, class_subset)
+        self._check_loss_kind(label_noise, class_subset)
         self.optimizer = optimizer
         self.tau, self.metric, self.mode = float(tau), metric, mode
         self.max_epochs, self.batch_size = int(max_epochs), int(batch_size)
@@ -55,6 +60,17 @@ class Task:
         self._data_cache = None  # see use_data_cache
         self._splits = None
         self._extra_splits = {}
+
+    def _check_loss_kind(self, label_noise, class_subset) -> None:
+        """A loss without label smoothing (a regression's) takes no `loss` role; continuous
+        targets have no classes to corrupt or select."""
+        kind = LOSS_KINDS[self.loss_kind]
+        if not kind.smoothable and "loss" in self.hyperparameters.roles:
+            raise ConfigError(f"task {self.name}: its loss ({kind.name}) has no label smoothing; leave the role "
+                              f"'loss' out of task.roles")
+        if self.loss_kind == "mse" and (label_noise or class_subset is not None):
+            raise ConfigError(f"task {self.name}: label_noise and class_subset need class labels; its targets "
+                              f"are continuous")
 
     # -- provided by each task ------------------------------------------------
     def check_data(self) -> None:
@@ -93,7 +109,8 @@ class Task:
             raise RuntimeError(f"task {self.name}: live_rates says {sorted(self.live_rates)}, the "
                                f"network has {sorted(live_rates(net))}")
         return HyperModule(net, hp, self.space, self.hyperparameters, self.augmentation(), self.max_epochs,
-                           self.steps_per_epoch(hp["batch_size"]), keep_predictions=self.classifies)
+                           self.steps_per_epoch(hp["batch_size"]), keep_predictions=self.classifies,
+                           loss_kind=LOSS_KINDS[self.loss_kind])
 
     def steps_per_epoch(self, batch_size: int) -> int:
         (x, _), *_ = self.cached_splits()
@@ -163,14 +180,15 @@ class Task:
         return self._noisy(self._subset(splits)), extra
 
 
-def stratified_split(labels: np.ndarray, val_frac: float, test_frac: float, seed: int):
-    """Index arrays (train, val, test) of a stratified split by fractions of the examples."""
+def stratified_split(labels: np.ndarray, val_frac: float, test_frac: float, seed: int, stratify: bool = True):
+    """Index arrays (train, val, test) of a split by fractions of the examples, stratified by
+    the labels (stratify=False: a plain seeded random split, for continuous targets)."""
     from sklearn.model_selection import train_test_split
 
-    rest, test = train_test_split(np.arange(len(labels)), test_size=test_frac, stratify=labels,
-                                  random_state=seed)
-    train, val = train_test_split(rest, test_size=val_frac / (1 - test_frac), stratify=labels[rest],
-                                  random_state=seed)
+    rest, test = train_test_split(np.arange(len(labels)), test_size=test_frac, random_state=seed,
+                                  stratify=labels if stratify else None)
+    train, val = train_test_split(rest, test_size=val_frac / (1 - test_frac), random_state=seed,
+                                  stratify=labels[rest] if stratify else None)
     return train, val, test
 
 
@@ -181,10 +199,16 @@ def as_tensors(*pairs):
 
 
 def holdout_splits(train, test, val_size: int, train_size: int | None, seed: int, test_size: int | None = None):
-    """(train, val, test) as tensors from (images, labels) arrays: a stratified validation
-    split of `val_size` held out of the training set (the test split is never trained or
-    validated on), then the first `train_size` of the rest (None: all), and a stratified
-    subset of `test_size` test examples (None: all; a smaller study evaluates less)."""
+    """(train, val, test) as tensors from (images, labels) arrays: see `holdout`."""
+    return as_tensors(*holdout(train, test, val_size, train_size, seed, test_size))
+
+
+def holdout(train, test, val_size: int, train_size: int | None, seed: int, test_size: int | None = None):
+    """(train, val, test) (examples, labels) array pairs from a data set's train and test
+    splits: a stratified validation split of `val_size` held out of the training set (the test
+    split is never trained or validated on), then the first `train_size` of the rest (None:
+    all), and a stratified subset of `test_size` test examples (None: all; a smaller study
+    evaluates less)."""
     from sklearn.model_selection import train_test_split
 
     (x, y), (x_test, y_test) = train, test
@@ -195,7 +219,7 @@ def holdout_splits(train, test, val_size: int, train_size: int | None, seed: int
     if test_size is not None and int(test_size) < len(y_test):
         x_test, _, y_test, _ = train_test_split(x_test, y_test, train_size=int(test_size), stratify=y_test,
                                                 random_state=seed)
-    return as_tensors((x_train, y_train), (x_val, y_val), (x_test, y_test))
+    return (x_train, y_train), (x_val, y_val), (x_test, y_test)
 
 
 class Batches:

@@ -10,7 +10,7 @@ import lightning as L
 import torch
 
 from ohgw.hyperparams import dropout, optimizers
-from ohgw.hyperparams.loss import accuracy_count, rows, validation_loss
+from ohgw.hyperparams.loss import LOSS_KINDS, rows
 from ohgw.hyperparams.objective import training_loss
 from ohgw.hyperparams.registry import Hyperparameters
 from ohgw.hyperparams.schedule import lr_factor
@@ -23,7 +23,7 @@ class Diverged(RuntimeError):
 
 class Evaluation(NamedTuple):
     loss: float
-    accuracy: float
+    means: dict  # per example (token of sequences): the loss kind's totals ({"acc": accuracy} ...)
     predicted: torch.Tensor | None = None  # argmax class per example (CPU), when asked for
     target: torch.Tensor | None = None
 
@@ -31,9 +31,10 @@ class Evaluation(NamedTuple):
 class HyperModule(L.LightningModule):
     def __init__(self, network: torch.nn.Module, hparams: dict, search_space: SearchSpace,
                  accepts: Hyperparameters, augment: Callable | None, max_epochs: int, steps_per_epoch: int,
-                 keep_predictions: bool = False):
+                 keep_predictions: bool = False, loss_kind=LOSS_KINDS["cross_entropy"]):
         super().__init__()
         self.net = network
+        self.loss_kind = loss_kind  # ohgw.hyperparams.loss: the training and validation loss, the scores
         self.hp = dict(hparams)  # psi: every hyperparameter's current value
         self.search_space = search_space
         self.accepts = accepts   # the task's roles and live network arguments
@@ -58,7 +59,8 @@ class HyperModule(L.LightningModule):
     def meta_copy(self) -> "HyperModule":
         """The same module on the meta device (shapes only), for counting FLOPs."""
         return HyperModule(copy.deepcopy(self.net).to("meta"), self.hp, self.search_space, self.accepts,
-                           self.augment, self.schedule_epochs, self.steps_per_epoch, self.keep_predictions)
+                           self.augment, self.schedule_epochs, self.steps_per_epoch, self.keep_predictions,
+                           self.loss_kind)
 
     def forward(self, x):
         return self.net(x)
@@ -78,30 +80,34 @@ class HyperModule(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
-        self.log("val_loss", validation_loss(logits, y), on_epoch=True, batch_size=len(y))
-        self.log("val_acc", accuracy_count(logits, y) / y.numel(), on_epoch=True, batch_size=len(y))
+        self.log("val_loss", self.loss_kind.validation_loss(logits, y), on_epoch=True, batch_size=len(y))
+        for name, total in self.loss_kind.sums(logits, y).items():  # val_acc; a regression's val_mse
+            self.log(f"val_{name}", total / y.numel(), on_epoch=True, batch_size=len(y))
         if self.keep_predictions:
             self.val_predictions.append(_predicted(logits, y))
 
     @torch.no_grad()
     def evaluate(self, loader, predictions: bool = False) -> Evaluation:
-        """Loss and accuracy over a whole loader, in eval mode; with `predictions`, also the
-        argmax class of every example and its target."""
+        """The validation loss and the means of the loss kind's totals (accuracy; a
+        regression's MSE) over a whole loader, in eval mode; with `predictions`, also the argmax
+        class of every example and its target."""
         was_training = self.training
         self.eval()
-        total_loss, correct, count, kept = 0.0, 0.0, 0, []
+        total_loss, totals, count, kept = 0.0, dict.fromkeys(self.loss_kind.totals, 0.0), 0, []
         for x, y in loader:
             x, y = x.to(self.device), y.to(self.device)
             logits = self(x)
-            total_loss += validation_loss(logits, y, reduction="sum").item()
-            correct += accuracy_count(logits, y).item()
+            total_loss += self.loss_kind.validation_loss(logits, y, reduction="sum").item()
+            for name, total in self.loss_kind.sums(logits, y).items():
+                totals[name] += total.item()
             count += y.numel()  # examples, or tokens of sequences
             if predictions:
                 kept.append(_predicted(logits, y))
         self.train(was_training)
+        means = {name: total / count for name, total in totals.items()}
         if not predictions:
-            return Evaluation(total_loss / count, correct / count)
-        return Evaluation(total_loss / count, correct / count, *(torch.cat(t) for t in zip(*kept)))
+            return Evaluation(total_loss / count, means)
+        return Evaluation(total_loss / count, means, *(torch.cat(t) for t in zip(*kept)))
 
     def validation_predictions(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(predicted, target) of the last validation epoch (keep_predictions)."""

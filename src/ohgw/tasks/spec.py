@@ -48,12 +48,17 @@ def check_class_subset(class_subset) -> None:
 
 
 def check_target(metric: str, mode: str, tau: float) -> None:
-    """tau must be a value the metric can take: an accuracy in [0, 1], a perplexity above 1."""
+    """tau must be a value the metric can take: an accuracy in [0, 1], a perplexity above 1, an
+    error (a regression's RMSE or MSE) above 0."""
     if mode not in ("max", "min"):
         raise ConfigError(f"task.mode must be max or min, got {mode!r}")
     if metric.endswith("_ppl"):
         if mode != "min" or not float(tau) > 1.0:
             raise ConfigError(f"task.tau={tau} with task.metric={metric}: a perplexity target is above 1 and "
+                              f"minimised (mode min)")
+    elif metric.endswith(("_rmse", "_mse")):
+        if mode != "min" or not float(tau) > 0.0:
+            raise ConfigError(f"task.tau={tau} with task.metric={metric}: an error target is above 0 and "
                               f"minimised (mode min)")
     elif not 0.0 <= float(tau) <= 1.0:
         raise ConfigError(f"task.tau must be a score in [0, 1], got {tau}")

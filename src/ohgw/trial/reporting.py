@@ -59,10 +59,13 @@ class EpochReporter(L.Callback):
 
     def on_train_epoch_end(self, trainer, module):
         self.train_s += time.perf_counter() - self._t0
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
-                   if k in ("val_acc", "val_loss", "train_loss")}
+        logged, kind = trainer.callback_metrics, module.loss_kind
+        metrics = {k: float(logged[k]) for k in ("val_loss", "train_loss") if k in logged}
+        if all(f"val_{name}" in logged for name in kind.totals):  # val_acc; a regression's val_mse, val_rmse
+            metrics.update(kind.scores("val", {name: float(logged[f"val_{name}"]) for name in kind.totals}))
         test = module.evaluate(trainer.datamodule.test_dataloader(), predictions=module.keep_predictions)
-        test_loss, test_acc = test.loss, test.accuracy
+        test_loss = test.loss
+        metrics.update(kind.scores("test", test.means))
         if module.keep_predictions:  # a classifier: macro precision, recall and F1 beside accuracy
             metrics.update(class_scores("val", *module.validation_predictions()),
                            **class_scores("test", test.predicted, test.target))
@@ -71,7 +74,7 @@ class EpochReporter(L.Callback):
         tmp = self.checkpoint.with_suffix(".tmp")
         trainer.save_checkpoint(tmp)
         os.replace(tmp, self.checkpoint)
-        report(epoch=trainer.current_epoch + 1, **metrics, test_acc=test_acc, test_loss=test_loss,
+        report(epoch=trainer.current_epoch + 1, **metrics, test_loss=test_loss,
                train_steps=trainer.global_step, train_s=self.train_s, elapsed_s=self._elapsed(),
                first_batch_s=self.first_batch_s, process_peak_mb=process_peak_mb(module.device),
                **self.warmstart.record)

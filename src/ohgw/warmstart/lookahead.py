@@ -3,9 +3,11 @@
 w1(psi) is the weights after ONE step of the task's optimizer (PyTorch's SGD or AdamW
 update, ohgw.hyperparams.optimizers, at the LR schedule's factor for that step) from the
 module's current weights on the training batch B1, with the training objective at psi
-(ohgw.hyperparams.objective: augmentation, dropout rates, label smoothing). The step is
-functional: the module's parameters, buffers and the optimizer state are never modified.
-Both forward passes run in training mode; the validation pass without dropout.
+(ohgw.hyperparams.objective: augmentation, dropout rates, the task's loss and its label
+smoothing). L_val is the task's plain validation loss (cross-entropy, or a regression's
+squared error). The step is functional: the module's parameters, buffers and the optimizer
+state are never modified. Both forward passes run in training mode; the validation pass
+without dropout.
 
 Gradients are taken on the search-space scale (log10 of the value for a `log` domain).
 """
@@ -18,8 +20,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ohgw.hyperparams import optimizers
+from ohgw.hyperparams.loss import training_loss_of
 from ohgw.hyperparams.objective import lookahead_validation_loss, training_loss, training_terms
-from ohgw.hyperparams.loss import smoothed
 from ohgw.hyperparams.schedule import lr_factor
 
 # how a hyper-gradient was obtained (results column hgvia_<name>)
@@ -164,13 +166,13 @@ def _training_gradient(module, params, train_batch, psi, by_autograd):
     at = {k: (v.detach() if torch.is_tensor(v) else v) for k, v in psi.items()} | leaves
     x, y = train_batch
     buffers = _buffers(module)
-    nll, uniform = training_terms(module, x, y, at, params, buffers)
-    smoothing = at.get("label_smoothing")
-    loss = smoothed(nll, uniform, smoothing) if smoothing is not None else nll
+    terms = training_terms(module, x, y, at, params, buffers)
+    loss = training_loss_of(terms, at.get("label_smoothing"))
     weights = list(params.values())
     slopes = []  # (hyperparameter value, dg/dh)
     if "label_smoothing" in by_autograd:
-        slopes.append((psi["label_smoothing"], torch.autograd.grad(uniform - nll, weights, retain_graph=True)))
+        slope = torch.autograd.grad(terms.uniform - terms.plain, weights, retain_graph=True)
+        slopes.append((psi["label_smoothing"], slope))
     if leaves:
         both = torch.autograd.grad(loss, weights + list(leaves.values()), create_graph=True)
         grads, dloss_dh = both[:len(weights)], both[len(weights):]
