@@ -7,6 +7,7 @@ warm-start or seed. Each trial is one Evaluation: the configuration it sampled a
 last epoch it trained (a trial a multi-fidelity scheduler stopped early counts at that epoch)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,24 @@ def load_histories(dirs: list[Path | str], exclude_label: str | None = None) -> 
         history.replicates.append(rep.path)
     if not histories:
         raise HistoryError(f"no records of a task other than {exclude_label} below {', '.join(map(str, dirs))}")
+    return histories
+
+
+def histories_for(dirs: list[Path | str], task) -> dict[str, TaskHistory]:
+    """The histories a searcher tuning `task` (a built Task) may learn from: every earlier task below
+    `dirs` but this one (by its task label), each of the same search space, metric and mode, each
+    with at least one finite score. HistoryError (one line) otherwise."""
+    label = task_label({"task": task.name, "config": {"task": vars(task)}})  # as its own records will say
+    histories = load_histories(dirs, exclude_label=label)
+    check_space(histories, task.space, label)
+    for other, history in histories.items():
+        if (history.metric, history.mode) != (task.metric, task.mode):
+            raise HistoryError(f"earlier records of task {other} score {history.metric} ({history.mode}), task {label} "
+                               f"is tuned on {task.metric} ({task.mode}): transfer needs the same metric")
+        history.evaluations = [e for e in history.evaluations if math.isfinite(e.score)]
+        if not history.evaluations:
+            raise HistoryError(f"earlier records of task {other} have no finite {history.metric} "
+                               f"({history.replicates[0]})")
     return histories
 
 
