@@ -55,3 +55,14 @@ def python_docs4():
     """A one-block byte Transformer (AdamW) in float64 on 4 windows of 16 bytes."""
     return small_float64("python_docs", 4, seq_len=16, network={"width": 16, "depth": 1, "heads": 2},
                          train_size=64)
+
+
+# the regression takes no `loss` role: no label smoothing
+REGRESSION_HP = {k: v for k, v in HP.items() if k != "label_smoothing"}
+
+
+@pytest.fixture
+def diabetes16():
+    """The diabetes regression MLP (squared error) in float64 with batches of 16."""
+    return small_float64("diabetes", 16, hparams=REGRESSION_HP)
+

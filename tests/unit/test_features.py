@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import ohgw.tasks
+from ohgw.tasks.features import fortune_files
 from tests.helpers import run_cli
 
 FORTUNES = Path("/usr/share/games/fortunes")
@@ -28,7 +29,7 @@ def test_tabular_features_are_standardised_on_the_training_split_only():
 def test_fortunes_are_read_one_record_per_fortune_labelled_by_file():
     t = task("fortunes", min_per_class=100)
     texts, labels = t.examples()
-    files = [p for p in t._files()]
+    files = fortune_files(t.data_dir)
     assert all(not p.name.endswith((".dat", ".u8")) for p in files)
     kept = []
     for p in files:

@@ -1,6 +1,7 @@
 """Tasks whose examples are feature vectors, trained with an MLP: tabular data sets bundled
-with scikit-learn, and text classification on Debian's fortunes (TF-IDF of each fortune,
-labelled by the file it comes from). Features are fitted on the training split only."""
+with scikit-learn (classification; diabetes as a regression), and text classification on
+Debian's fortunes (TF-IDF of each fortune, labelled by the file it comes from). Features (and a
+regression's target) are fitted on the training split only."""
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +42,29 @@ class FeatureTask(Task):
         """float32 features of each array of examples, fitted on `train` alone."""
         raise NotImplementedError
 
+    def split_indices(self, y: np.ndarray):
+        """Index arrays (train, val, test): stratified by the labels."""
+        _, val_frac, test_frac = self.split
+        return stratified_split(y, val_frac, test_frac, self.data_seed)
+
+    def targets(self, train, *others) -> list[np.ndarray]:
+        """The targets of each split as trained on: a classifier's labels as they are."""
+        return [train, *others]
+
+    def outputs(self, y: torch.Tensor) -> int:
+        """The network's outputs, from the training targets: one per class."""
+        return int(y.max()) + 1
+
     def splits(self):
         items, y = self.examples()
-        _, val_frac, test_frac = self.split
-        parts = stratified_split(y, val_frac, test_frac, self.data_seed)
+        parts = self.split_indices(y)
         features = self.featurize(*(items[i] for i in parts))
-        return as_tensors(*zip(features, (y[i] for i in parts)))
+        return as_tensors(*zip(features, self.targets(*(y[i] for i in parts))))
 
     def shape(self) -> tuple[int, int]:
-        """(features, classes): known once the data is read."""
+        """(features, outputs): known once the data is read."""
         (x, y), *_ = self.cached_splits()
-        return x.shape[1], int(y.max()) + 1
+        return x.shape[1], self.outputs(y)
 
     def network(self, hidden: int = 64, layers: int = 2, dropout: float = 0.0):
         """`layers` hidden layers of `hidden` units (Linear-ReLU-dropout), a linear head."""
@@ -84,8 +97,41 @@ class TabularTask(FeatureTask):
         return x.astype(np.float32), y.astype(np.int64)
 
     def featurize(self, train, *others):
-        mean, std = train.mean(0), train.std(0) + 1e-8
-        return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+        return standardised(train, *others)
+
+
+def standardised(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """Each array standardised (per column) with the mean and standard deviation of `train`."""
+    mean, std = train.mean(0), train.std(0) + 1e-8
+    return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
+
+
+class DiabetesTask(FeatureTask):
+    """Regression: scikit-learn's bundled diabetes data (442 patients, 10 baseline variables;
+    the target a measure of disease progression one year later). Features and target are
+    standardised with the training split's statistics (the scores are on the standardised
+    scale: an RMSE of 1 is the training targets' standard deviation); a seeded random split."""
+    loss_kind = "mse"
+    classifies = False
+
+    def examples(self):
+        from sklearn.datasets import load_diabetes
+
+        x, y = load_diabetes(return_X_y=True, scaled=False)
+        return x.astype(np.float32), y.astype(np.float32)
+
+    def split_indices(self, y):
+        _, val_frac, test_frac = self.split
+        return stratified_split(y, val_frac, test_frac, self.data_seed, stratify=False)
+
+    def featurize(self, train, *others):
+        return standardised(train, *others)
+
+    def targets(self, train, *others):
+        return standardised(train, *others)
+
+    def outputs(self, y):
+        return 1
 
 
 class FortunesTask(FeatureTask):
@@ -98,28 +144,10 @@ class FortunesTask(FeatureTask):
         self.min_per_class, self.max_features = int(min_per_class), int(max_features)
 
     def check_data(self):
-        if not self._files():
-            raise DataMissingError(f"no fortune files in {self.data_dir}: install the Debian package "
-                                   "(apt-get install fortunes) or set task.data_dir")
-
-    def _files(self) -> list[Path]:
-        # the text files only: not the .dat indexes, the .u8 links or directories
-        if not self.data_dir.is_dir():
-            return []
-        return sorted(p for p in self.data_dir.iterdir()
-                      if p.is_file() and not p.is_symlink() and p.suffix not in (".dat", ".u8"))
+        check_fortunes(self.data_dir)
 
     def examples(self):
-        texts, labels, label = [], [], 0
-        for path in self._files():
-            # records are separated by a line holding only "%"
-            pieces = path.read_text(encoding="utf-8", errors="replace").split("\n%\n")
-            records = [r.strip() for r in pieces if r.strip() not in ("", "%")]
-            if len(records) >= self.min_per_class:
-                texts += records
-                labels += [label] * len(records)
-                label += 1
-        return np.array(texts, dtype=object), np.array(labels, dtype=np.int64)
+        return read_fortunes(self.data_dir, self.min_per_class)
 
     def featurize(self, train, *others):
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -127,3 +155,32 @@ class FortunesTask(FeatureTask):
         vectorizer = TfidfVectorizer(max_features=self.max_features, sublinear_tf=True)
         fitted = vectorizer.fit_transform(train)
         return [m.toarray().astype(np.float32) for m in (fitted, *map(vectorizer.transform, others))]
+
+
+def fortune_files(data_dir: Path) -> list[Path]:
+    """The fortune text files of a directory: not the .dat indexes, the .u8 links or directories."""
+    if not data_dir.is_dir():
+        return []
+    return sorted(p for p in data_dir.iterdir()
+                  if p.is_file() and not p.is_symlink() and p.suffix not in (".dat", ".u8"))
+
+
+def check_fortunes(data_dir: Path) -> None:
+    if not fortune_files(data_dir):
+        raise DataMissingError(f"no fortune files in {data_dir}: install the Debian package "
+                               "(apt-get install fortunes) or set task.data_dir")
+
+
+def read_fortunes(data_dir: Path, min_per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fortunes, labels): one example per fortune, labelled by its file (files in name order,
+    those with fewer than `min_per_class` fortunes left out, labels 0.. in that order)."""
+    texts, labels, label = [], [], 0
+    for path in fortune_files(data_dir):
+        # records are separated by a line holding only "%"
+        pieces = path.read_text(encoding="utf-8", errors="replace").split("\n%\n")
+        records = [r.strip() for r in pieces if r.strip() not in ("", "%")]
+        if len(records) >= int(min_per_class):
+            texts += records
+            labels += [label] * len(records)
+            label += 1
+    return np.array(texts, dtype=object), np.array(labels, dtype=np.int64)
