@@ -1,6 +1,7 @@
 """Every option of every config group composes and builds."""
 import datetime as dt
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from ohgw.config import instantiate
@@ -58,17 +59,37 @@ def test_a_corner_excluded_from_a_sweep_is_matched_by_value():
         excluded(compose_config("+sweep.exclude=[{task.tokn_noise: 0.1}]"))
 
 
-def test_the_low_budget_study_searches_its_five_hyperparameters_and_tpe_is_warned_random_below_start_up(capsys):
+def test_the_low_budget_study_searches_its_five_hyperparameters_and_tpe_is_warned_random_search(capsys):
     from ohgw.tuner.budget import Budget
 
     cfg = compose_config("experiment=low_budget_tpe")
     task = build(cfg.task)
     assert sorted(p.name for p in task.space) == ["batch_size", "dropout", "layers", "log_lr", "log_wd"]
     make_scheduler(cfg.scheduler, task, seed=0, extra_config={}, budget=Budget(trials=10))
-    assert "warning" not in capsys.readouterr().err  # 5 start-up trials, then the model
-    make_scheduler(cfg.scheduler, task, seed=0, extra_config={}, budget=Budget(trials=5))
-    assert capsys.readouterr().err.strip() == ("warning: scheduler tpe: budget.trials=5 <= its 5 start-up trials "
-                                               "(proposed at random): under this budget it is random search")
+    assert capsys.readouterr().err.strip() == (
+        "warning: scheduler tpe: budget.trials=10, but its model needs 40 finished trials before its first "
+        "proposal (until then it proposes at random): under this budget it is random search")
+    make_scheduler(cfg.scheduler, task, seed=0, extra_config={}, budget=Budget(trials=41))
+    assert capsys.readouterr().err == ""
     random_cfg = compose_config("experiment=low_budget_tpe", "scheduler=random")
     make_scheduler(random_cfg.scheduler, task, seed=0, extra_config={}, budget=Budget(trials=5))
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("num_min_data_points", [None, 6])
+def test_kde_first_fit_is_where_syne_tunes_kde_searcher_first_fits_its_model(num_min_data_points):
+    from syne_tune.optimizer.baselines import KDE
+
+    from ohgw.tuner.schedulers import kde_first_fit
+
+    task = build(compose_config("experiment=low_budget_tpe").task)
+    scheduler = KDE(task.space.to_syne_tune(), metric="val_acc", mode="max", random_seed=0,
+                    search_options={"num_min_data_points": num_min_data_points, "debug_log": False})
+    searcher = scheduler.searcher
+    first = kde_first_fit(5, num_min_data_points)
+    assert first == (40 if num_min_data_points is None else 12)
+    for n in range(1, first + 1):
+        config = searcher.get_config(trial_id=str(n))
+        searcher._update(str(n), config, {"val_acc": n / 100})
+        fitted = searcher._train_kde(np.array(searcher.X), np.array(searcher.y)) is not None
+        assert fitted == (n == first), n

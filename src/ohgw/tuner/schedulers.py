@@ -53,15 +53,32 @@ def make_scheduler(scheduler_cfg, task, seed: int, extra_config: dict, budget=No
 
 
 def warn_if_random_search(name: str, cfg: dict, n_hyperparameters: int, budget) -> None:
-    """A model-based searcher that proposes at random until it has `num_min_data_points` finished
-    trials (Syne Tune's KDE, TPE here: default, the number of hyperparameters) is random search
-    under a trial budget no larger than that: say so, since a report would read it as TPE."""
+    """Syne Tune's KDE searcher (TPE here) proposes at random until its two densities can be fitted
+    (kde_first_fit): under a trial budget no larger than that it is random search. Say so, since a
+    report would read it as TPE."""
     if not str(cfg.get("_target_", "")).endswith(".KDE") or budget.trials is None:
         return
-    startup = (cfg.get("search_options") or {}).get("num_min_data_points") or n_hyperparameters
-    if budget.trials <= startup:
-        print(f"warning: scheduler {name}: budget.trials={budget.trials} <= its {startup} start-up trials "
-              f"(proposed at random): under this budget it is random search", file=sys.stderr)
+    options = cfg.get("search_options") or {}
+    first = kde_first_fit(n_hyperparameters, options.get("num_min_data_points"), options.get("top_n_percent"))
+    if budget.trials <= first:
+        print(f"warning: scheduler {name}: budget.trials={budget.trials}, but its model needs {first} finished "
+              f"trials before its first proposal (until then it proposes at random): under this budget it is "
+              f"random search", file=sys.stderr)
+
+
+def kde_first_fit(n_hyperparameters: int, num_min_data_points: int | None = None,
+                  top_n_percent: int | None = None) -> int:
+    """Finished trials Syne Tune 0.13's KDE searcher needs before it fits its model. It splits the
+    n finished trials into the best n_good = max(num_min_data_points, top_n_percent% of n) and the
+    rest, and fits only when both parts hold more points than there are hyperparameters
+    (statsmodels' KDEMultivariate): with the defaults (the number of hyperparameters d, 15%) the
+    first fit needs n_good = d + 1 = 15% of n, i.e. n >= (d + 1) / 0.15: 40 trials for d = 5."""
+    n_min = num_min_data_points or n_hyperparameters
+    percent = 15 if top_n_percent is None else top_n_percent
+    n = 1
+    while min(good := max(n_min, percent * n // 100), n - good) <= n_hyperparameters:
+        n += 1
+    return n
 
 
 def rung_levels(name: str, cfg: dict, max_epochs: int, min_rungs: int) -> list[int]:
