@@ -1,14 +1,15 @@
 """ResNets for 32x32 inputs, He-normal initialised (Kaiming normal, fan-out, as torchvision's):
 - ResNet-20 (He et al., 2016, CIFAR variant with the parameter-free option-A shortcut):
   3 stages x 3 basic blocks, 16/32/64 channels, ~0.27 M parameters;
-- ResNet-50 with the CIFAR stem (torchvision's bottleneck network with a 3x3 stride-1 first
-  convolution and no max-pool), ~23.5 M parameters."""
+- ResNet-18 and ResNet-50 with the CIFAR stem (torchvision's networks, basic blocks and
+  bottlenecks, with a 3x3 stride-1 first convolution and no max-pool: a 32x32 input reaches the
+  last stage at 4x4), ~11.2 M and ~23.5 M parameters."""
 import torch.nn.functional as F
 from torch import nn
 
 from ohgw.errors import ConfigError
 
-ARCHS = ("resnet20", "resnet50")
+ARCHS = ("resnet20", "resnet18", "resnet50")
 
 
 class BasicBlock(nn.Module):
@@ -50,12 +51,14 @@ class ResNet20(nn.Module):
         return self.head(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
-class ResNet50Cifar(nn.Module):
-    def __init__(self, num_classes: int = 10, in_channels: int = 3):
-        super().__init__()
-        from torchvision.models import resnet50
+class CifarStemResNet(nn.Module):
+    """torchvision's `arch` (resnet18, resnet50) with the CIFAR stem."""
 
-        net = resnet50(weights=None, num_classes=num_classes)  # random init: no download
+    def __init__(self, arch: str, num_classes: int = 10, in_channels: int = 3):
+        super().__init__()
+        import torchvision.models
+
+        net = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)  # random init: no download
         net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
         net.maxpool = nn.Identity()
         self.net, self.in_channels = net, in_channels
@@ -79,4 +82,4 @@ def he_normal(module: nn.Module) -> None:
 def resnet(arch: str, num_classes: int, in_channels: int = 3) -> nn.Module:
     if arch not in ARCHS:
         raise ConfigError(f"network.arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-    return (ResNet20 if arch == "resnet20" else ResNet50Cifar)(num_classes, in_channels)
+    return ResNet20(num_classes, in_channels) if arch == "resnet20" else CifarStemResNet(arch, num_classes, in_channels)

@@ -1,6 +1,6 @@
 """What the image-classification tasks on 32x32 images share (CIFAR-10/100, Fashion-MNIST):
 uint8 images kept whole on the training device, a ResNet behind per-image standardisation
-(`network.arch`: resnet20 or resnet50), and the training augmentation as a task setting:
+(`network.arch`: resnet20, resnet18 or resnet50), and the training augmentation as a task setting:
 `randaugment` (the study's RandAugment + Cutout) or `shift_noise` (differentiable)."""
 from __future__ import annotations
 
