@@ -5,6 +5,7 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
+from ohgw.analysis.collect import task_label
 import ohgw.tasks
 from ohgw.errors import ConfigError
 from ohgw.tasks.images import BINS, PerImageStandardize, RandAugment, cutout, interpolate
@@ -101,3 +102,17 @@ def test_a_class_subset_keeps_those_classes_relabelled_in_its_order(task, settin
 def test_a_bad_class_subset_is_one_clear_error(subset, message):
     with pytest.raises(ConfigError, match=message):
         ohgw.tasks.build(ohgw.tasks.config("digits", class_subset=subset)).cached_splits()
+
+
+def test_a_train_fraction_keeps_a_stratified_part_of_the_training_split_only():
+    (x, y), val, test = ohgw.tasks.build(ohgw.tasks.config("digits")).cached_splits()
+    (x_few, y_few), val_few, test_few = ohgw.tasks.build(ohgw.tasks.config("digits", train_fraction=0.3)).cached_splits()
+    assert len(y_few) == round(0.3 * len(y))
+    assert torch.equal(val_few[0], val[0]) and torch.equal(test_few[1], test[1])  # validation and test untouched
+    rows = {tuple(r.flatten().tolist()) for r in x}
+    assert all(tuple(r.flatten().tolist()) in rows for r in x_few)  # a subset of the training examples
+    counts, counts_few = torch.bincount(y, minlength=10), torch.bincount(y_few, minlength=10)
+    assert (counts_few - 0.3 * counts).abs().max() <= 1  # stratified
+    assert task_label({"task": "digits", "config": {"task": {"train_fraction": 0.3}}}) == "digits+train_fraction=0.3"
+    with pytest.raises(ConfigError, match=r"task.train_fraction must be in \(0, 1\], got 0"):
+        ohgw.tasks.build(ohgw.tasks.config("digits", train_fraction=0))

@@ -33,7 +33,7 @@ class Task:
                  roles=ROLES, network: dict | None = None, fixed: dict | None = None,
                  data_seed: int = 0, budget_epochs: int | None = None, best_known: dict | None = None,
                  label_noise: float = 0.0, precision: str = "32", channels_last: bool = False,
-                 class_subset: list[int] | None = None):
+                 class_subset: list[int] | None = None, train_fraction: float = 1.0):
         self.name = name
         self.space, self.hyperparameters = check_task(name, tau, max_epochs, batch_size, optimizer, search_space,
                                                       roles, network, fixed, self.live_rates, label_noise,
@@ -49,6 +49,11 @@ class Task:
         self.label_noise = float(label_noise)
         # only these classes, relabelled 0.. in this order: one of a family of similar tasks
         self.class_subset = None if class_subset is None else [int(c) for c in class_subset]
+        # only this fraction of the training split (stratified, fixed by data_seed): an exploratory
+        # run on a data subset (the low-budget study's phase 1); validation and test untouched
+        if not 0 < float(train_fraction) <= 1:
+            raise ConfigError(f"task.train_fraction must be in (0, 1], got {train_fraction}")
+        self.train_fraction = float(train_fraction)
         if str(precision) not in PRECISIONS:
             raise ConfigError(f"task.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.precision, self.channels_last = str(precision), bool(channels_last)  # how trials train
@@ -138,6 +143,20 @@ class Task:
             out.append((x[keep], relabel[y.long()][keep].to(y.dtype)))
         return tuple(out)
 
+    def _fewer(self, splits):
+        """The splits with only train_fraction of the training examples: a seeded random part,
+        stratified by class where there is one class label per example."""
+        if self.train_fraction == 1:
+            return splits
+        from sklearn.model_selection import train_test_split
+
+        (x, y), *rest = splits
+        classes = y.numpy() if y.dim() == 1 and not torch.is_floating_point(y) else None
+        index, _ = train_test_split(np.arange(len(y)), train_size=max(1, round(self.train_fraction * len(y))),
+                                    stratify=classes, random_state=self.data_seed)
+        index = torch.from_numpy(np.sort(index))
+        return ((x[index], y[index]), *rest)
+
     def _noisy(self, splits):
         """The splits with label noise on the training labels (validation and test untouched)."""
         if not self.label_noise:
@@ -177,7 +196,7 @@ class Task:
         """(the three splits with label noise applied, the further evaluation splits)."""
         out = self.splits()
         splits, extra = (out[0], out[1]) if isinstance(out[1], dict) else (out, {})
-        return self._noisy(self._subset(splits)), extra
+        return self._noisy(self._fewer(self._subset(splits))), extra
 
 
 def stratified_split(labels: np.ndarray, val_frac: float, test_frac: float, seed: int, stratify: bool = True):
