@@ -66,3 +66,11 @@ def diabetes16():
     """The diabetes regression MLP (squared error) in float64 with batches of 16."""
     return small_float64("diabetes", 16, hparams=REGRESSION_HP)
 
+
+@pytest.fixture
+def fortunes_lstm4():
+    """A two-layer word LSTM (AdamW) on 4 fortunes of at most 12 words in float64, its dropout
+    rate searched too."""
+    return small_float64("fortunes_lstm", 4, hparams={**HP, "dropout": 0.2}, max_len=12, max_vocab=500,
+                         network={"embed": 8, "units": 8, "layers": 2},
+                         search_space={"dropout": {"type": "float", "low": 0.0, "high": 0.5}})

@@ -71,3 +71,15 @@ def refused(capsys, *args) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     return err[0]
+
+
+def fit(module, data, epochs: int, callbacks=(), validate: bool = False):
+    """A quiet Lightning fit on CPU (no logger, checkpoints or progress bar; no validation
+    unless asked for); returns the trainer."""
+    import lightning as L
+
+    trainer = L.Trainer(max_epochs=epochs, callbacks=list(callbacks), logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        accelerator="cpu", **({} if validate else {"limit_val_batches": 0}))
+    trainer.fit(module, datamodule=data)
+    return trainer

@@ -19,6 +19,7 @@ from ohgw.hyperparams.objective import training_loss
 from ohgw.results import contract
 from ohgw.trial.reporting import METRIC_PREFIX, EpochReporter
 from ohgw.tuner.replicate import summarize
+from tests.helpers import fit
 
 
 def diabetes(**overrides):
@@ -74,10 +75,7 @@ def test_a_short_training_run_reports_mse_and_rmse_and_its_record_takes_the_mini
     data.setup("fit")
     before = module.evaluate(data.val_dataloader())
     reporter = EpochReporter(tmp_path / "last.ckpt", SimpleNamespace(record={}), process_start=0.0)
-    trainer = L.Trainer(max_epochs=4, callbacks=[reporter], logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                        accelerator="cpu")
-    trainer.fit(module, datamodule=data)
+    fit(module, data, epochs=4, callbacks=[reporter], validate=True)
     reports = [json.loads(line[len(METRIC_PREFIX):]) for line in capsys.readouterr().out.splitlines()
                if line.startswith(METRIC_PREFIX)]
     assert len(reports) == 4
