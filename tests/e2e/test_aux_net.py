@@ -6,12 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from tests.helpers import ROOT, run_cli
-
-EARLIER = ROOT / "tests" / "fixtures" / "aux_net_v1" / "earlier"
-MIXED = ("experiment=aux_net", "aux_net_task=breast_cancer", "scheduler=aux_net", "task.max_epochs=2",
-         "+task.search_space.layers={type:int,low:2,high:4}",
-         "+task.search_space.dropout={type:float,low:0.0,high:0.5}")
+from tests.auxnet_records import EARLIER, MIXED, TRAIN_FROM
+from tests.helpers import run_cli
 
 
 def test_too_few_earlier_tasks_is_one_line_and_exit_2(tmp_path):
@@ -27,7 +23,7 @@ def test_too_few_earlier_tasks_is_one_line_and_exit_2(tmp_path):
 @pytest.mark.slow
 def test_an_aux_net_replicate_runs_its_prediction_first(tmp_path):
     job = tmp_path / "job"
-    proc = run_cli(*MIXED, f"scheduler.train_from=[{EARLIER}]", "budget.trials=3", f"hydra.run.dir={job}",
+    proc = run_cli(*MIXED, TRAIN_FROM, "budget.trials=3", f"hydra.run.dir={job}",
                    f"rerun.root={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((job / "replicate.json").read_text())

@@ -11,10 +11,13 @@ from ohgw.tasks import build
 from ohgw.tuner.replicate import run_replicate
 from ohgw.tuner.rerun import RECORD, SKIPPED, comparison_key, replicate_key
 from ohgw.tuner.schedulers import make_scheduler
+from tests.auxnet_records import MIXED as AUX_NET, TRAIN_FROM as AUX_NET_RECORDS
 from tests.helpers import compose_config, run_cli
 
 SCHEDULERS = sorted(p.stem for p in (CONF_DIR / "scheduler").glob("*.yaml"))
 N = 3  # trials compared end to end
+# schedulers that learn from earlier records: real records and the task and space they fit
+LEARNING = {"aux_net": (*AUX_NET, AUX_NET_RECORDS)}
 
 
 def suggestions(seed: int, *overrides, n=8) -> list[dict]:
@@ -26,10 +29,11 @@ def suggestions(seed: int, *overrides, n=8) -> list[dict]:
 @pytest.mark.parametrize("name", SCHEDULERS)
 def test_every_scheduler_samples_the_same_configurations_in_every_variant(name):
     # before any result, model-based schedulers draw their initial random configurations
-    baseline = suggestions(7, f"scheduler={name}", "warmstart=baseline")
-    assert suggestions(7, f"scheduler={name}", "warmstart=ohgw", "warmstart.eta_h=3e-3") == baseline
-    assert suggestions(7, f"scheduler={name}", "warmstart=random") == baseline
-    assert suggestions(8, f"scheduler={name}", "warmstart=baseline") != baseline
+    on = (f"scheduler={name}", *LEARNING.get(name, ()))
+    baseline = suggestions(7, *on, "warmstart=baseline")
+    assert suggestions(7, *on, "warmstart=ohgw", "warmstart.eta_h=3e-3") == baseline
+    assert suggestions(7, *on, "warmstart=random") == baseline
+    assert suggestions(8, *on, "warmstart=baseline") != baseline
 
 
 def replicate(tmp_path, name, *overrides):

@@ -1,6 +1,4 @@
-"""scheduler=aux_net's pieces on real tasks and real recorded replicates (tests/fixtures/aux_net_v1:
-random search on digits, breast_cancer, wine and iris over log_lr, batch_size, layers (int) and
-dropout, 3 trials of 2 epochs each; and one aux_net replicate on breast_cancer trained from them)."""
+"""scheduler=aux_net's pieces on real tasks and real recorded replicates (tests/auxnet_records.py)."""
 import json
 import math
 import shutil
@@ -15,12 +13,8 @@ from ohgw.auxnet.net import NetSettings, denormalised, fit, normalised
 from ohgw.errors import ConfigError, DataMissingError
 from ohgw.tasks import build, config
 from ohgw.tasks.base import Task
+from tests.auxnet_records import AUX, EARLIER, MIXED
 from tests.helpers import ROOT, compose_config
-
-FIXTURES = ROOT / "tests" / "fixtures" / "aux_net_v1"
-EARLIER, AUX = FIXTURES / "earlier", FIXTURES / "aux"
-MIXED = ("experiment=aux_net", "task.max_epochs=2", "+task.search_space.layers={type:int,low:2,high:4}",
-         "+task.search_space.dropout={type:float,low:0.0,high:0.5}")
 
 
 def features(name, **overrides):
@@ -200,8 +194,7 @@ def test_loto_refuses_with_one_line(tmp_path, capsys, args, says):
 def scheduler(*overrides, train_from=(EARLIER,)):
     from ohgw.tuner.schedulers import make_scheduler
 
-    cfg = compose_config(*MIXED, "aux_net_task=breast_cancer", "scheduler=aux_net",
-                         f"scheduler.train_from=[{','.join(map(str, train_from))}]", *overrides)
+    cfg = compose_config(*MIXED, f"scheduler.train_from=[{','.join(map(str, train_from))}]", *overrides)
     task = build(cfg.task)
     return make_scheduler(cfg.scheduler, task, 0, {}), task
 
