@@ -247,3 +247,16 @@ def test_the_tuned_task_is_known_by_the_label_its_records_carry():
     from omegaconf import OmegaConf
     record = {"task": "digits", "config": {"task": OmegaConf.to_container(cfg, resolve=True)}}
     assert label_of(build(cfg)) == task_label(record) == "digits+label_noise=0.1+class_subset=1,3,5"
+
+
+def test_a_diverged_trial_is_never_the_best_configuration_learnt():
+    from dataclasses import replace
+
+    from ohgw.analysis.history import Evaluation, HistoryError
+    from ohgw.auxnet.predict import best_finite
+
+    history = load_histories([EARLIER])["wine"]
+    diverged = Evaluation({**history.evaluations[0].config, "log_lr": 0.0}, math.nan, 2, 1.0)
+    assert best_finite(replace(history, evaluations=[diverged, *history.evaluations])) == history.best()
+    with pytest.raises(HistoryError, match="earlier records of task wine have no finite val_acc"):
+        best_finite(replace(history, evaluations=[diverged]))
