@@ -7,11 +7,12 @@ warm-start or seed. Each trial is one Evaluation: the configuration it sampled a
 last epoch it trained (a trial a multi-fidelity scheduler stopped early counts at that epoch)."""
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ohgw.analysis.collect import AnalysisError, Replicate, find_replicates, task_label
+from ohgw.analysis.collect import CONDITION_SETTINGS, AnalysisError, Replicate, find_replicates, task_label
 from ohgw.errors import ConfigError
 from ohgw.hyperparams.space import SearchSpace
 from ohgw.results import contract
@@ -79,7 +80,7 @@ def histories_for(dirs: list[Path | str], task) -> dict[str, TaskHistory]:
     """The histories a searcher tuning `task` (a built Task) may learn from: every earlier task below
     `dirs` but this one (by its task label), each of the same search space, metric and mode, each
     with at least one finite score. HistoryError (one line) otherwise."""
-    label = task_label({"task": task.name, "config": {"task": vars(task)}})  # as its own records will say
+    label = label_of(task)
     histories = load_histories(dirs, exclude_label=label)
     check_space(histories, task.space, label)
     for other, history in histories.items():
@@ -91,6 +92,19 @@ def histories_for(dirs: list[Path | str], task) -> dict[str, TaskHistory]:
             raise HistoryError(f"earlier records of task {other} have no finite {history.metric} "
                                f"({history.replicates[0]})")
     return histories
+
+
+def label_of(task) -> str:
+    """The task label a built task's records get. collect.task_label reads a record's config, where
+    a condition left at its default is absent; a Task holds every one, defaults included."""
+    defaults = {}
+    for cls in reversed(type(task).__mro__):
+        if "__init__" in vars(cls):
+            defaults.update((n, p.default) for n, p in inspect.signature(vars(cls)["__init__"]).parameters.items()
+                            if p.default is not inspect.Parameter.empty)
+    settings = {n: getattr(task, n) for n in CONDITION_SETTINGS
+                if hasattr(task, n) and getattr(task, n) != defaults.get(n)}
+    return task_label({"task": task.name, "config": {"task": settings}})
 
 
 def evaluations(rep: Replicate) -> list[Evaluation]:
