@@ -72,3 +72,11 @@ def test_the_warm_start_targets_of_the_mixed_space_are_its_continuous_hyperparam
     task = ohgw.tasks.build(ohgw.tasks.config("digits", search_space=MIXED))
     targets = WarmStart("ohgw", "hypergradient").targets(task.space, task.hyperparameters.movable)
     assert targets == ["log_lr", "log_wd", "momentum", "label_smoothing", "aug_magnitude", "dropout"]
+
+
+@pytest.mark.parametrize("experiment, movable", [("low_budget_tpe", ["log_lr", "log_wd", "dropout"]),
+                                                 ("meta_bo", []), ("aux_net", ["log_lr"])])
+def test_the_related_studies_spaces_give_the_warm_start_only_their_continuous_hyperparameters(experiment, movable):
+    task = ohgw.tasks.build(compose_config(f"experiment={experiment}", "warmstart=ohgw").task)
+    assert WarmStart("ohgw", "hypergradient").targets(task.space, task.hyperparameters.movable) == movable
+    assert task.space.discrete and not set(task.space.discrete) & set(movable)
