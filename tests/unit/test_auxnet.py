@@ -238,7 +238,7 @@ def test_the_tuned_task_is_known_by_the_label_its_records_carry():
     """The scheduler leaves out the records of the task it tunes by label: its own label must be
     the one collect.task_label gives its records, data conditions included."""
     from ohgw.analysis.collect import task_label
-    from ohgw.auxnet.searcher import label_of
+    from ohgw.analysis.history import label_of
 
     for job in EARLIER.iterdir():
         record = json.loads((job / "replicate.json").read_text())

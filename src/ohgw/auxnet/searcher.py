@@ -9,15 +9,13 @@ never proposed (Syne Tune's exclusion list); after `tries` duplicates in a row, 
 The searcher does not learn from the task's own results: what it knows comes from other tasks."""
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
 from syne_tune.optimizer.schedulers import FIFOScheduler
 from syne_tune.optimizer.schedulers.searchers.searcher_base import StochasticAndFilterDuplicatesSearcher
 
-from ohgw.analysis.collect import CONDITION_SETTINGS, task_label
-from ohgw.analysis.history import load_histories
+from ohgw.analysis.history import label_of, load_histories
 from ohgw.auxnet.features import meta_features
 from ohgw.auxnet.net import NetSettings, denormalised, normalised
 from ohgw.auxnet.predict import Prediction, predict
@@ -27,23 +25,6 @@ from ohgw.results.io import atomic_write_text
 NET_KEYS = tuple(NetSettings.__dataclass_fields__)
 AROUND_KEYS = ("width", "keep_choice", "tries")
 OUTPUT = "aux_net.json"  # in the job directory: the prediction, what it was trained on, the settings
-
-
-def label_of(task) -> str:
-    """The task's label as its records will carry it (collect.task_label): its name and each data
-    condition it is built with at other than the task class's default (a config that leaves a
-    condition out gets the default, and its records' labels leave it out)."""
-    conditions = {n: getattr(task, n) for n in CONDITION_SETTINGS
-                  if hasattr(task, n) and getattr(task, n) != _default(type(task), n)}
-    return task_label({"task": task.name, "config": {"task": conditions}})
-
-
-def _default(cls, name: str):
-    for klass in cls.__mro__:
-        parameter = inspect.signature(klass.__init__).parameters.get(name) if "__init__" in vars(klass) else None
-        if parameter is not None and parameter.default is not inspect.Parameter.empty:
-            return parameter.default
-    return None
 
 
 class AuxNetSearcher(StochasticAndFilterDuplicatesSearcher):
