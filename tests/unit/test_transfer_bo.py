@@ -115,7 +115,16 @@ def test_the_box_and_its_sources_are_written_into_the_job(tmp_path):
     out = json.loads((tmp_path / "transfer_bo.json").read_text())
     assert set(out["sources"]) == set(SOURCES) and TARGET[0] not in out["sources"]
     assert out["train_from"] == [str(FIXTURES)] and out["num_hyperparameters_per_task"] == 1
-    assert set(out["box"]) == set(NAMES) and out["box_configurations"] >= 1
+    assert set(out["box"]) == set(NAMES) and out["box_configurations"] == box_size(sched.box)
+    histories = load_histories([FIXTURES])
+    for label, source in out["sources"].items():
+        # the one configuration of each task that spans the box: one with the task's best score
+        [config] = source["spanning"]
+        assert source["best_score"] == histories[label].best().score
+        assert any(e.config == config and e.score == source["best_score"] for e in histories[label].evaluations)
+        for n in NAMES:
+            assert (min(out["box"][n]) <= config[n] <= max(out["box"][n]) if n in ("log_lr", "layers")
+                    else config[n] in out["box"][n])
 
 
 @pytest.mark.parametrize("k", [0, 1.5, True])

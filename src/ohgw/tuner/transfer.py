@@ -45,16 +45,25 @@ class TransferBO(BoundingBox):
             return BayesianOptimization(space_values(box, config_space), metric=metric, mode=mode,
                                         random_seed=random_seed, **bo_args)
 
+        self.evaluations = {label: task_evaluations(h, config_space) for label, h in self.sources.items()}
         with contextlib.redirect_stdout(io.StringIO()):  # it prints the box; write_outputs records it
-            super().__init__(bo, config_space, metric, {label: task_evaluations(h, config_space)
-                                                        for label, h in self.sources.items()}, mode, k)
-        self.box = self.scheduler.config_space
+            super().__init__(bo, config_space, metric, self.evaluations, mode, k)
+        self.box, self.mode = self.scheduler.config_space, mode
+
+    def spanning(self) -> dict[str, list[dict]]:
+        """Per earlier task, the configurations that span the box, as BoundingBox chose them (its
+        top k by score; among tied scores its sort decides)."""
+        top = self.top_k_hyperparameter_configurations_per_task(self.evaluations, self.k, self.mode,
+                                                                 self.metric_names()[0])
+        return {label: [{n: c[n] for n in describe(self.box)} for c in configs] for label, configs in top.items()}
 
     def write_outputs(self, job_dir: Path) -> None:
-        """transfer_bo.json: the earlier tasks, their replicates and evaluations, and the box."""
+        """transfer_bo.json: the earlier tasks, their replicates and evaluations, the configurations
+        that span the box, and the box."""
+        spanning = self.spanning()
         out = {"train_from": self.train_from, "num_hyperparameters_per_task": self.k,
                "sources": {label: {"replicates": [str(p) for p in h.replicates], "evaluations": len(h.evaluations),
-                                   "best": h.best().config, "best_score": h.best().score}
+                                   "best_score": h.best().score, "spanning": spanning[label]}
                            for label, h in self.sources.items()},
                "box": describe(self.box), "box_configurations": config_space_size(
                    {n: d for n, d in self.box.items() if isinstance(d, Domain)})}
