@@ -1,6 +1,6 @@
 """The regression task (scikit-learn's diabetes data, an MLP on the squared error): its splits
 and standardisation, its loss against PyTorch's, its refusals, and a short training run whose
-reports, replicate summary and progress curve work with a minimised RMSE."""
+reports, replicate summary, progress curve and analysis work with a minimised RMSE."""
 import json
 import math
 from types import SimpleNamespace
@@ -13,13 +13,14 @@ import torch
 from sklearn.datasets import load_diabetes
 
 import ohgw.tasks
+from ohgw.analysis.__main__ import main
 from ohgw.analysis.metrics import progress
 from ohgw.errors import ConfigError
 from ohgw.hyperparams.objective import training_loss
 from ohgw.results import contract
 from ohgw.trial.reporting import METRIC_PREFIX, EpochReporter
 from ohgw.tuner.replicate import summarize
-from tests.helpers import fit
+from tests.helpers import fit, run_cli
 
 
 def diabetes(**overrides):
@@ -95,3 +96,20 @@ def test_a_short_training_run_reports_mse_and_rmse_and_its_record_takes_the_mini
     assert summary["best_epoch"] == best["epoch"]
     curve = progress(frame.assign(wallclock_s=frame["epoch"].astype(float)), record)["best"]
     assert curve.tolist() == np.minimum.accumulate([r["val_rmse"] for r in reports]).tolist()
+
+
+@pytest.mark.slow
+def test_a_replicate_and_its_analysis_take_the_lowest_rmse(tmp_path):
+    done = run_cli("task=diabetes", "experiment=smoke", "tuner.order=deterministic", f"hydra.run.dir={tmp_path}",
+                   f"rerun.root={tmp_path}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "replicate.json").read_text())
+    frame = pd.read_csv(tmp_path / "results.csv")
+    assert (record["status"], record["metric"], record["test_metric"], record["mode"]) == \
+        ("complete", "val_rmse", "test_rmse", "min")
+    best = frame.loc[frame["val_rmse"].idxmin()]
+    assert record["best_val"] == pytest.approx(best["val_rmse"]) and record["test_of_best"] == pytest.approx(best["test_rmse"])
+    assert record["best_val"] < 0.9  # below the standardised target's spread (an untrained MLP: ~1.05)
+    assert main([str(tmp_path), "--out", str(tmp_path / "analysis")]) == 0
+    summary = pd.read_csv(tmp_path / "analysis" / "summary.csv")
+    assert summary["best_val_median"].tolist() == pytest.approx([record["best_val"]])
