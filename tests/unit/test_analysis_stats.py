@@ -86,9 +86,13 @@ def test_a_minimised_metric_counts_a_lower_score_as_better_and_judges_the_test_p
                              "ws_flops_pct": [1.0] * 3, "peak_mem_ratio": [1.0] * 3}, index=[0, 1, 2])
 
     base = seeds([100.0, 100.0, 100.0], [90.0, 90.0, 90.0])
-    better = paired_measures(base, seeds([95.0, 95.0, 95.0], [89.0, 89.0, 89.0]), mode="min")
+    better = paired_measures(base, seeds([95.0, 95.0, 95.0], [89.0, 89.0, 89.0]), mode="min", metric="val_ppl")
     assert better["final_val_change_rel"] == pytest.approx(0.05)  # positive = better
     assert better["final_test_change_abs"] == pytest.approx(1.0) and better["crit_final_score"]
     # 0.4 ppl worse on test passes (<= 0.5), 0.6 fails, however small relative to 90
-    assert paired_measures(base, seeds([100.0] * 3, [90.4] * 3), mode="min")["crit_final_score"]
-    assert not paired_measures(base, seeds([100.0] * 3, [90.6] * 3), mode="min")["crit_final_score"]
+    assert paired_measures(base, seeds([100.0] * 3, [90.4] * 3), mode="min", metric="val_ppl")["crit_final_score"]
+    assert not paired_measures(base, seeds([100.0] * 3, [90.6] * 3), mode="min", metric="val_ppl")["crit_final_score"]
+    # another minimised score (an RMSE) is judged like accuracy: its validation value 0.2% worse at most
+    rmse = seeds([0.70] * 3, [0.72] * 3)
+    assert paired_measures(rmse, seeds([0.7013] * 3, [0.80] * 3), mode="min", metric="val_rmse")["crit_final_score"]
+    assert not paired_measures(rmse, seeds([0.7015] * 3, [0.72] * 3), mode="min", metric="val_rmse")["crit_final_score"]

@@ -19,8 +19,8 @@ from ohgw.results.contract import ADJUSTED, HYPERGRADIENT, SAMPLED, column
 # The strategy's success criteria
 MIN_REDUCTION = 0.15        # median reduction of T@tau ...
 MAX_P = 0.05                # ... with a (Bonferroni-corrected) p-value below this
-MAX_SCORE_DROP = 0.002      # relative drop in best final validation score (a maximised score)
-MAX_PPL_REGRESSION = 0.5    # a minimised metric (perplexity): its rise on the final test, absolute
+MAX_SCORE_DROP = 0.002      # relative worsening of the best final validation score (accuracy, RMSE, ...)
+MAX_PPL_REGRESSION = 0.5    # perplexity (the language study): its rise on the final test, absolute
 MAX_EXTRA_COMPUTE_PCT = 5.0
 MAX_PEAK_RATIO = 1.10
 MAX_STD_RATIO = 1.10
@@ -85,7 +85,7 @@ def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame])
         reps = {k: {r.seed: r for r in collection.groups()[k]} for k in (base_key, key)}
         peaks = [x for s in seeds for x in trial_peak_ratios(reps[base_key][s], reps[key][s])]
         row.update(n_pairs=len(seeds), seeds=" ".join(map(str, seeds)), note="",
-                   **paired_measures(b, v, peaks, row["mode"]), **interval_measures(b, v))
+                   **paired_measures(b, v, peaks, row["mode"], row["metric"]), **interval_measures(b, v))
         if floor_key is not None and floor_key != key:
             shared = sorted(set(seeds) & set(per_seed[floor_key].index))
             if shared:
@@ -104,10 +104,12 @@ def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame])
     return table
 
 
-def paired_measures(b: pd.DataFrame, v: pd.DataFrame, trial_peaks=(), mode: str = "max") -> dict:
+def paired_measures(b: pd.DataFrame, v: pd.DataFrame, trial_peaks=(), mode: str = "max",
+                    metric: str = "val_acc") -> dict:
     """Statistics of one variant (v) against its baseline (b), rows aligned by seed;
     `trial_peaks`: its paired trials' process peak memory over the baseline's; `mode`: whether a
-    larger score is better (score changes are signed so that positive = better)."""
+    larger score is better (score changes are signed so that positive = better); `metric`: the
+    score's name (a perplexity is judged by its absolute rise)."""
     out = {}
     for u in UNITS:
         tb, tv = b[f"t_{u}"], v[f"t_{u}"]
@@ -128,14 +130,18 @@ def paired_measures(b: pd.DataFrame, v: pd.DataFrame, trial_peaks=(), mode: str 
     # the study's criterion: the whole trial process's peak against the baseline trial's
     out["trial_peak_ratio"] = quantile(list(trial_peaks), 0.5)
     out["n_trial_peak_pairs"] = len(trial_peaks)
-    # the vision study judges the validation score's relative drop; the language study the
-    # test perplexity's absolute rise
-    out["crit_final_score"] = bool(out["final_val_change_rel"] >= -MAX_SCORE_DROP if mode == "max"
-                                   else out["final_test_change_abs"] >= -MAX_PPL_REGRESSION)
+    # the vision study judges the validation score's relative drop; the language study the test
+    # perplexity's absolute rise; any other score (an RMSE) its relative worsening, as accuracy's
+    out["crit_final_score"] = bool(out["final_test_change_abs"] >= -MAX_PPL_REGRESSION if is_perplexity(metric)
+                                   else out["final_val_change_rel"] >= -MAX_SCORE_DROP)
     compute = [x for x in (out["extra_device_pct"], out["extra_flops_pct"]) if not math.isnan(x)]
     out["crit_compute"] = bool(compute) and max(compute) <= MAX_EXTRA_COMPUTE_PCT
     out["crit_memory"] = bool(out["trial_peak_ratio"] <= MAX_PEAK_RATIO)
     return out
+
+
+def is_perplexity(metric) -> bool:
+    return isinstance(metric, str) and metric.endswith("_ppl")
 
 
 def criteria_lines(paired: pd.DataFrame) -> list[str]:
@@ -160,13 +166,13 @@ def criteria_lines(paired: pd.DataFrame) -> list[str]:
                          f"with p < {MAX_P}: {num(r[f'reduction_{u}'], '+.1%', 'median not reached')} "
                          f"[95% CI {pct(r[f'reduction_{u}_low'])}, {pct(r[f'reduction_{u}_high'])}], "
                          f"p = {r[f'p_{u}']:.3g} (Bonferroni {r[f'p_bonf_{u}']:.3g})")
-        if r["mode"] == "max":
-            lines.append(f"  [{ok(r['crit_final_score'])}] best final {MAX_SCORE_DROP:.1%} relative drop at most: "
+        if not is_perplexity(r.get("metric", "val_acc")):
+            lines.append(f"  [{ok(r['crit_final_score'])}] best final {MAX_SCORE_DROP:.1%} relative worsening at most: "
                          f"{num(r['final_val_change_rel'], '+.2%')} (positive = better; on test "
                          f"{num(r['final_test_change_rel'], '+.2%')}, {num(r['final_test_change_abs'], '+.3g')})")
         else:
             # 0.0 - x: no "-0" where nothing changed
-            lines.append(f"  [{ok(r['crit_final_score'])}] best trial's test score (minimised) {MAX_PPL_REGRESSION:g} "
+            lines.append(f"  [{ok(r['crit_final_score'])}] best trial's test perplexity {MAX_PPL_REGRESSION:g} "
                          f"higher at most: {num(0.0 - r['final_test_change_abs'], '+.3g')} (negative = better; its "
                          f"validation score {num(0.0 - r['final_val_change_rel'], '+.2%')})")
         lines.append(f"  [{ok(r['crit_compute'])}] extra compute <= {MAX_EXTRA_COMPUTE_PCT:g}%: "
