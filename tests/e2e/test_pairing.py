@@ -13,11 +13,12 @@ from ohgw.tuner.rerun import RECORD, SKIPPED, comparison_key, replicate_key
 from ohgw.tuner.schedulers import make_scheduler
 from tests.auxnet_records import MIXED as AUX_NET, TRAIN_FROM as AUX_NET_RECORDS
 from tests.helpers import compose_config, run_cli
+from tests.transfer_records import TRANSFER_BO
 
 SCHEDULERS = sorted(p.stem for p in (CONF_DIR / "scheduler").glob("*.yaml"))
 N = 3  # trials compared end to end
 # schedulers that learn from earlier records: real records and the task and space they fit
-LEARNING = {"aux_net": (*AUX_NET, AUX_NET_RECORDS)}
+LEARNING = {"aux_net": (*AUX_NET, AUX_NET_RECORDS), "transfer_bo": TRANSFER_BO}
 
 
 def suggestions(seed: int, *overrides, n=8) -> list[dict]:

@@ -12,6 +12,7 @@ from ohgw.analysis.latency import latencies
 from ohgw.tuner.replicate import prepare, run_replicate
 from tests.auxnet_records import MIXED as AUX_NET, TRAIN_FROM as AUX_NET_RECORDS
 from tests.helpers import compose_config, run_cli
+from tests.transfer_records import TRANSFER_BO
 
 SCHEDULERS = sorted(p.stem for p in (CONF_DIR / "scheduler").glob("*.yaml"))
 PAUSE_RESUME = {"asha_promotion", "pasha", "dyhpo", "hyperband"}
@@ -23,7 +24,8 @@ SMALL = ("task.max_epochs=5", "task.rungs.reduction_factor=2", "budget.epochs=10
 # rung has reported: 10 epochs sometimes left no room for a resume. ASHA's test reads stops: 10
 # epochs can go to the first two trials running side by side to max_epochs, stopping none.
 EXTRA = {"dyhpo": ("scheduler.args.probability_sh=0.6",),
-         "aux_net": (*AUX_NET, AUX_NET_RECORDS)}  # breast_cancer: what its real earlier records fit
+         "aux_net": (*AUX_NET, AUX_NET_RECORDS),  # breast_cancer: what its real earlier records fit
+         "transfer_bo": TRANSFER_BO}  # meta_bo's class subset and space: what its real earlier records fit
 EPOCHS = {"hyperband": 20, "asha": 20}  # epoch budget where SMALL's 10 is not enough
 
 

@@ -12,7 +12,8 @@ from ohgw import CONF_DIR
 from ohgw.errors import ConfigError
 from ohgw.tuner.replicate import prepare, run_replicate
 from tests.helpers import ROOT, compose_config, edit_record, run_cli
-from tests.unit.test_history import FIXTURES, NAMES, SOURCES, TARGET
+from tests.transfer_records import FIXTURES
+from tests.unit.test_history import NAMES, SOURCES, TARGET
 
 TINY = ("experiment=meta_bo", "task.max_epochs=2", "budget.trials=3", "n_workers=2")
 

@@ -10,15 +10,20 @@ from ohgw import CONF_DIR
 from ohgw.tasks import build
 from ohgw.trial.main import trial_logger
 from ohgw.tuner.schedulers import make_scheduler
+from tests.auxnet_records import MIXED as AUX_NET, TRAIN_FROM as AUX_NET_RECORDS
 from tests.helpers import compose_config
+from tests.transfer_records import RECORDS as TRANSFER_RECORDS, TRANSFER_BO
 
 GROUPS = ("task", "scheduler", "warmstart", "logger", "experiment")
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
+# options that learn from earlier records: real records and the task and space they fit
+LEARNING = {("scheduler", "transfer_bo"): TRANSFER_BO, ("experiment", "meta_bo"): (TRANSFER_RECORDS,),
+            ("scheduler", "aux_net"): (*AUX_NET, AUX_NET_RECORDS)}
 
 
 @pytest.mark.parametrize("group, option", OPTIONS)
 def test_every_option_composes_and_builds(group, option, tmp_path):
-    cfg = compose_config(f"{group}={option}")
+    cfg = compose_config(f"{group}={option}", *LEARNING.get((group, option), ()))
     if group != "experiment":
         assert cfg[group].name == option
     task = build(cfg.task)

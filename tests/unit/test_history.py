@@ -13,8 +13,8 @@ from ohgw.analysis.collect import task_label
 from ohgw.analysis.history import HistoryError, histories_for, label_of, load_histories
 from ohgw.tasks import build
 from tests.helpers import ROOT, compose_config, edit_record
+from tests.transfer_records import FIXTURES
 
-FIXTURES = ROOT / "tests" / "fixtures" / "meta_bo_v1"
 SOURCES = {"digits+class_subset=0,1,2,3,4": "0", "digits+class_subset=5,6,7,8,9": "1"}  # label -> job
 TARGET = ("digits+class_subset=1,3,5,7,9", "2")      # meta_bo's held-out subset
 NAMES = ("log_lr", "layers", "batch_size", "dropout", "optimizer")

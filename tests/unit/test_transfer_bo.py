@@ -15,7 +15,8 @@ from ohgw.tasks import build
 from ohgw.tuner.schedulers import make_scheduler
 from ohgw.tuner.transfer import TransferBO
 from tests.helpers import compose_config
-from tests.unit.test_history import FIXTURES, NAMES, SOURCES, TARGET
+from tests.transfer_records import FIXTURES, TRANSFER_BO
+from tests.unit.test_history import NAMES, SOURCES, TARGET
 
 # (searcher, proposals taken): grid's whole space; the GP-based ones fit their GP for each proposal,
 # so the default suite takes 8 and the slow one 50
@@ -66,7 +67,7 @@ def valid(config: dict, space) -> bool:
 @pytest.mark.parametrize("name, n", CASES)
 def test_every_searcher_proposes_only_valid_configurations_of_the_mixed_space(name, n):
     # transfer_bo: the box of every earlier evaluation (4 a task here), the widest these records give
-    sched, task = scheduler(name, *(("scheduler.args.num_hyperparameters_per_task=4",) if name == "transfer_bo" else ()))
+    sched, task = scheduler(name, *(TRANSFER_BO if name == "transfer_bo" else ()))
     configs = proposals(sched, n)
     assert [c for c in configs if not valid(c, task.space)] == []
     keys = [tuple(c[n] for n in NAMES) for c in configs]

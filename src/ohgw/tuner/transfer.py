@@ -48,7 +48,7 @@ class TransferBO(BoundingBox):
         self.evaluations = {label: task_evaluations(h, config_space) for label, h in self.sources.items()}
         with contextlib.redirect_stdout(io.StringIO()):  # it prints the box; write_outputs records it
             super().__init__(bo, config_space, metric, self.evaluations, mode, k)
-        self.box, self.mode = self.scheduler.config_space, mode
+        self.box, self.metric, self.mode = self.scheduler.config_space, metric, mode  # metric, mode: as Syne Tune's FIFO schedulers name them
 
     def spanning(self) -> dict[str, list[dict]]:
         """Per earlier task, the configurations that span the box, as BoundingBox chose them (its
