@@ -7,7 +7,8 @@ from torchvision.transforms import v2
 
 from ohgw.analysis.collect import task_label
 import ohgw.tasks
-from ohgw.errors import ConfigError
+from ohgw.errors import ConfigError, DataMissingError
+from ohgw.hyperparams.dropout import HyperDropout
 from ohgw.tasks.images import BINS, PerImageStandardize, RandAugment, cutout, interpolate
 
 
@@ -116,3 +117,18 @@ def test_a_train_fraction_keeps_a_stratified_part_of_the_training_split_only():
     assert task_label({"task": "digits", "config": {"task": {"train_fraction": 0.3}}}) == "digits+train_fraction=0.3"
     with pytest.raises(ConfigError, match=r"task.train_fraction must be in \(0, 1\], got 0"):
         ohgw.tasks.build(ohgw.tasks.config("digits", train_fraction=0))
+
+
+@pytest.mark.parametrize("layers", [2, 4])
+def test_fashion_mnist_cnn_is_the_digits_cnn_with_its_layers_on_fashion_mnist_images(layers):
+    try:
+        task = ohgw.tasks.build(ohgw.tasks.config("fashion_mnist_cnn", train_size=64, val_size=64, test_size=64))
+        (x, y), *_ = task.cached_splits()
+    except DataMissingError as e:
+        pytest.skip(str(e))
+    net = task.module({"layers": layers, "dropout": 0.25}).net
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in net.modules()) == layers
+    assert [m.p for m in net.modules() if isinstance(m, HyperDropout)] == [0.25]
+    assert x.dtype == torch.uint8 and net(x[:4]).shape == (4, 10)
+    with pytest.raises(ConfigError, match="network.arch must be cnn"):
+        task.network(arch="resnet20")

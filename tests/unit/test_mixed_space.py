@@ -21,7 +21,8 @@ SAMPLED = {**HP, "batch_size": 32, "layers": 4, "dropout": 0.3, "optimizer": "ad
 
 @pytest.mark.parametrize("task, hparams", [("digits", {**HP, "dropout": 0.3}),
                                            ("tabular", {**HP, "dropout": 0.2}),
-                                           ("diabetes", {**REGRESSION_HP, "dropout": 0.2})])
+                                           ("diabetes", {**REGRESSION_HP, "dropout": 0.2}),
+                                           ("fashion_mnist_cnn", {**HP, "dropout": 0.3})])
 def test_dropout_hypergradient_matches_central_differences_on_the_same_draws(task, hparams):
     space = {"dropout": {"type": "float", "low": 0.0, "high": 0.5}}
     module, train, val = small_float64(task, 16, hparams=hparams, search_space=space)

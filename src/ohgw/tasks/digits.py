@@ -25,24 +25,29 @@ class DigitsTask(Task):
         return as_tensors(*((x[i], y[i]) for i in parts))
 
     def network(self, layers: int = 3, width: int = 32, dropout: float = 0.0) -> nn.Module:
-        """`layers` conv blocks (conv-BN-ReLU) of `width` channels, the last of 2 x width, a
-        max-pool after the second (after the first when there are two), global average pooling,
-        dropout, a linear head. layers=3 is the original small CNN."""
-        if int(layers) != layers or layers < 2:
-            raise ConfigError(f"task {self.name}: layers must be an integer >= 2, got {layers}")
-
-        def block(c_in, c_out):
-            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-
-        widths = [width] * (int(layers) - 1) + [2 * width]
-        stack, c_in = [], 1
-        for i, c_out in enumerate(widths):
-            stack += block(c_in, c_out)
-            if i == min(1, len(widths) - 2):
-                stack.append(nn.MaxPool2d(2))
-            c_in = c_out
-        return nn.Sequential(*stack, nn.AdaptiveAvgPool2d(1), nn.Flatten(), HyperDropout("dropout", dropout),
-                             nn.Linear(c_in, 10))
+        return conv_net(self.name, 1, 10, layers, width, dropout)
 
     def augmentation(self):
         return ImageAugment(max_shift=0.2, noise_std=0.3)
+
+
+def conv_net(task: str, in_channels: int, classes: int, layers: int = 3, width: int = 32,
+             dropout: float = 0.0) -> nn.Module:
+    """`layers` conv blocks (conv-BN-ReLU) of `width` channels, the last of 2 x width, a max-pool
+    after the second (after the first when there are two), global average pooling, dropout (live),
+    a linear head. layers=3 is the digits task's original small CNN; any image size."""
+    if int(layers) != layers or layers < 2:
+        raise ConfigError(f"task {task}: layers must be an integer >= 2, got {layers}")
+
+    def block(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+    widths = [int(width)] * (int(layers) - 1) + [2 * int(width)]
+    stack, c_in = [], in_channels
+    for i, c_out in enumerate(widths):
+        stack += block(c_in, c_out)
+        if i == min(1, len(widths) - 2):
+            stack.append(nn.MaxPool2d(2))
+        c_in = c_out
+    return nn.Sequential(*stack, nn.AdaptiveAvgPool2d(1), nn.Flatten(), HyperDropout("dropout", dropout),
+                         nn.Linear(c_in, classes))

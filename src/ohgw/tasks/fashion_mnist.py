@@ -1,12 +1,16 @@
 """Fashion-MNIST (real, 60k/10k 28x28 grey, 10 classes) read from the standard idx .gz
 files, padded to 32x32 and kept as uint8 grey images for the CIFAR-shaped ResNets (grey
-repeated to 3 channels in the network; ohgw.tasks.vision)."""
+repeated to 3 channels in the network; ohgw.tasks.vision), or for the digits task's small CNN
+with `layers` conv blocks (task=fashion_mnist_cnn)."""
 import gzip
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
-from ohgw.errors import DataMissingError
+from ohgw.errors import ConfigError, DataMissingError
+from ohgw.tasks.digits import conv_net
+from ohgw.tasks.images import PerImageStandardize
 from ohgw.tasks.vision import ImageTask
 
 FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -44,3 +48,16 @@ class FashionMNISTTask(ImageTask):
     def images(self, split):
         images, labels = (read_idx(self.data_dir / n) for n in FILES[split])
         return np.pad(images, ((0, 0), (2, 2), (2, 2)))[:, None], labels.astype(np.int64)  # uint8 (N, 1, 32, 32)
+
+
+class FashionMNISTCNNTask(FashionMNISTTask):
+    """Fashion-MNIST with the digits task's small CNN (ohgw.tasks.digits.conv_net: `layers`, `width`,
+    a live `dropout`) behind per-image standardisation: the related studies' CNN on MNIST-style
+    images. `arch` is `cnn` (the setting the ResNet tasks' config carries)."""
+    live_rates = ("dropout",)
+
+    def network(self, arch: str = "cnn", layers: int = 3, width: int = 32, dropout: float = 0.0) -> nn.Module:
+        if arch != "cnn":
+            raise ConfigError(f"task {self.name}: network.arch must be cnn (the ResNets are task=fashion_mnist), "
+                              f"got {arch!r}")
+        return nn.Sequential(PerImageStandardize(), conv_net(self.name, 1, self.classes, layers, width, dropout))
