@@ -12,9 +12,12 @@ run: $(STAMP)
 test: $(STAMP) system-deps
 	$(PY) -m pytest
 
-# the slow tests only (CI runs them after `make test`)
+# the slow tests only (CI runs them after `make test`). The throughput tests signal and time whole
+# processes: they run in a pytest process of their own (after the other slow tests in the same
+# process, the Ctrl-C test's run.py outlived its 60 s twice in CI; alone it passes; cause not found)
 test-slow: $(STAMP) system-deps
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow --ignore=tests/throughput
+	$(PY) -m pytest -m slow tests/throughput
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
