@@ -167,16 +167,30 @@ def test_same_configurations_and_metrics_as_the_stock_backend(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_leaves_no_trial_or_server_running(tmp_path):
-    run = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "launcher=fork", "scheduler=random",
-                            "n_workers=2", "budget.epochs=500", "rerun.skip_complete=false",
-                            f"hydra.run.dir={tmp_path}"], cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "run.log"
+    with open(log, "wb") as out:  # -X faulthandler: SIGABRT dumps every thread's stack to it
+        # SIGINT as a terminal's foreground job has it: a shell starts background jobs (`cmd &`,
+        # how CI may run us) with SIGINT ignored, a child inherits that, and Python then never
+        # raises KeyboardInterrupt
+        run = subprocess.Popen([sys.executable, "-X", "faulthandler", str(ROOT / "run.py"),
+                                "launcher=fork", "scheduler=random", "n_workers=2",
+                                "budget.epochs=500", "rerun.skip_complete=false",
+                                f"hydra.run.dir={tmp_path / 'job'}"], cwd=ROOT,
+                               stdout=out, stderr=subprocess.STDOUT,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        wait_for(lambda: reported(tmp_path / "tuner" / "0") and reported(tmp_path / "tuner" / "1"))
+        job = tmp_path / "job" / "tuner"
+        wait_for(lambda: reported(job / "0") and reported(job / "1"))
         started = descendants(run.pid)
         assert len(started) >= 3  # the server and two trials
         run.send_signal(signal.SIGINT)
-        run.wait(timeout=60)
+        try:
+            run.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            run.send_signal(signal.SIGABRT)
+            run.wait(timeout=10)
+            pytest.fail("run.py still running 60 s after Ctrl-C; its output and stacks:\n"
+                        + log.read_text()[-8000:])
     finally:
         run.kill()
     wait_for(lambda: not any(alive(p) for p in started), timeout=10)
