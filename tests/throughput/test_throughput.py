@@ -179,8 +179,8 @@ def test_ctrl_c_leaves_no_trial_or_server_running(tmp_path):
                                stdout=out, stderr=subprocess.STDOUT,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        job = tmp_path / "job" / "tuner"
-        wait_for(lambda: reported(job / "0") and reported(job / "1"))
+        tuner = tmp_path / "job" / "tuner"
+        wait_for(lambda: reported(tuner / "0") and reported(tuner / "1"))
         started = descendants(run.pid)
         assert len(started) >= 3  # the server and two trials
         run.send_signal(signal.SIGINT)
