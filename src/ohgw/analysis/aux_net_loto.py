@@ -21,6 +21,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from ohgw import CONF_DIR
+from ohgw.analysis import report
 from ohgw.analysis.collect import AnalysisError, find_replicates, task_label
 from ohgw.analysis.history import Evaluation, HistoryError, evaluations, load_histories
 from ohgw.auxnet.features import features_of_config
@@ -38,8 +39,8 @@ SEARCHER_COLUMNS = ("task", "metric", "mode", "searcher", "replicates", "trials"
 
 def default_settings() -> NetSettings:
     """The net's settings as conf/scheduler/aux_net.yaml gives them (what a replicate uses by default)."""
-    net = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "scheduler" / "aux_net.yaml").args.net)
-    return NetSettings(**{k: (tuple(v) if k == "hidden" else v) for k, v in net.items()})
+    net = OmegaConf.load(CONF_DIR / "scheduler" / "aux_net.yaml").args.net
+    return NetSettings.from_config(OmegaConf.to_container(net))
 
 
 def costs(evals: list[Evaluation], mode: str, target: float | None) -> dict:
@@ -124,25 +125,24 @@ def _row(label, history, searcher: str, measured: list[dict]) -> dict:
 
 
 def to_markdown(loto: pd.DataFrame, predictions: pd.DataFrame, dirs: list, aux_dirs: list) -> str:
-    lines = ["# aux_net: leave-one-task-out", "",
-             f"Earlier records: {', '.join(map(str, dirs))}; aux_net replicates: "
-             f"{', '.join(map(str, aux_dirs)) or 'none'}.", "",
-             "Each task's prediction comes from the net trained on the OTHER tasks' best configurations. "
-             "A trial's score is its metric at its last epoch; medians over replicates; `never` = not reached.", "",
-             "## Predictions", "", _table(predictions), "", "## Predicted configuration vs the searchers", "",
-             "`to match`: trials (device-seconds) until the searcher first scored at least the predicted "
-             "configuration's score.", "", _table(loto), ""]
-    return "\n".join(lines)
+    return report.to_markdown([
+        ("h1", "aux_net: leave-one-task-out"),
+        ("p", f"Earlier records: {', '.join(map(str, dirs))}; aux_net replicates: "
+              f"{', '.join(map(str, aux_dirs)) or 'none'}."),
+        ("p", "Each task's prediction comes from the net trained on the OTHER tasks' best configurations. "
+              "A trial's score is its metric at its last epoch; medians over replicates; `never` = not reached."),
+        ("h2", "Predictions"), ("table", predictions.map(_cell)),
+        ("h2", "Predicted configuration vs the searchers"),
+        ("p", "`to match`: trials (device-seconds) until the searcher first scored at least the predicted "
+              "configuration's score."),
+        ("table", loto.map(_cell))])
 
 
-def _table(frame: pd.DataFrame) -> str:
-    def cell(v):
-        if isinstance(v, float):
-            return "never" if math.isinf(v) else "-" if math.isnan(v) else f"{v:.4g}"
-        return "-" if v is None else str(v)
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    return "\n".join([head, rule, *("| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False))])
+def _cell(v) -> str:
+    """A table cell: `never` for a cost never reached (inf), `-` where there is nothing to measure."""
+    if isinstance(v, float):
+        return "never" if math.isinf(v) else "-" if math.isnan(v) else f"{v:.4g}"
+    return "-" if v is None else str(v)
 
 
 def write(out: Path, loto: pd.DataFrame, predictions: pd.DataFrame, markdown: str) -> None:
