@@ -253,10 +253,9 @@ def test_a_diverged_trial_is_never_the_best_configuration_learnt():
     from dataclasses import replace
 
     from ohgw.analysis.history import Evaluation, HistoryError
-    from ohgw.auxnet.predict import best_finite
 
     history = load_histories([EARLIER])["wine"]
     diverged = Evaluation({**history.evaluations[0].config, "log_lr": 0.0}, math.nan, 2, 1.0)
-    assert best_finite(replace(history, evaluations=[diverged, *history.evaluations])) == history.best()
+    assert replace(history, evaluations=[diverged, *history.evaluations]).finite().best() == history.best()
     with pytest.raises(HistoryError, match="earlier records of task wine have no finite val_acc"):
-        best_finite(replace(history, evaluations=[diverged]))
+        replace(history, evaluations=[diverged]).finite()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ohgw.analysis.collect import CONDITION_SETTINGS, AnalysisError, Replicate, find_replicates, task_label
@@ -44,6 +44,14 @@ class TaskHistory:
         """The evaluation with the best score (ties: the earliest read)."""
         sign = 1 if self.mode == "max" else -1
         return max(self.evaluations, key=lambda e: sign * e.score)
+
+    def finite(self) -> "TaskHistory":
+        """This history with only its finite scores (a diverged trial's is not); HistoryError if none."""
+        kept = [e for e in self.evaluations if math.isfinite(e.score)]
+        if not kept:
+            raise HistoryError(f"earlier records of task {self.label} have no finite {self.metric} "
+                               f"({self.replicates[0]})")
+        return replace(self, evaluations=kept)
 
 
 def load_histories(dirs: list[Path | str], exclude_label: str | None = None) -> dict[str, TaskHistory]:
@@ -87,11 +95,7 @@ def histories_for(dirs: list[Path | str], task) -> dict[str, TaskHistory]:
         if (history.metric, history.mode) != (task.metric, task.mode):
             raise HistoryError(f"earlier records of task {other} score {history.metric} ({history.mode}), task {label} "
                                f"is tuned on {task.metric} ({task.mode}): transfer needs the same metric")
-        history.evaluations = [e for e in history.evaluations if math.isfinite(e.score)]
-        if not history.evaluations:
-            raise HistoryError(f"earlier records of task {other} have no finite {history.metric} "
-                               f"({history.replicates[0]})")
-    return histories
+    return {other: history.finite() for other, history in histories.items()}
 
 
 def label_of(task) -> str:

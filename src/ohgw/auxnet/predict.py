@@ -5,9 +5,8 @@ What it is trained on is `training_set(histories, held_out)`: every history but 
 task's; scheduler=aux_net and the leave-one-task-out evaluation both predict through here."""
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ohgw.analysis.history import HistoryError, TaskHistory, check_space
 from ohgw.auxnet.features import features_of_config
@@ -36,15 +35,6 @@ def training_set(histories: dict[str, TaskHistory], held_out: str) -> dict[str, 
     return {label: h for label, h in histories.items() if label != held_out}
 
 
-def best_finite(history: TaskHistory):
-    """The history's best evaluation among those with a finite score (a diverged trial's is not)."""
-    finite = [e for e in history.evaluations if math.isfinite(e.score)]
-    if not finite:
-        raise HistoryError(f"earlier records of task {history.label} have no finite {history.metric} "
-                           f"({history.replicates[0]})")
-    return replace(history, evaluations=finite).best()
-
-
 def predict(label: str, features: list[float], space: SearchSpace, histories: dict[str, TaskHistory],
             settings: NetSettings = NetSettings()) -> Prediction:
     """The net's configuration for task `label` (its `features`), trained on the other tasks of
@@ -56,7 +46,7 @@ def predict(label: str, features: list[float], space: SearchSpace, histories: di
                            f"other tasks, has {len(earlier)} ({', '.join(sorted(earlier)) or 'none'})")
     check_space(earlier, space, label)
     labels = sorted(earlier)
-    best = {lb: best_finite(earlier[lb]).config for lb in labels}
+    best = {lb: earlier[lb].finite().best().config for lb in labels}  # a diverged trial is never the best
     inputs = [features_of_config(earlier[lb].task_config) for lb in labels]
     net, loss = fit(space, inputs, [best[lb] for lb in labels], settings)
     return Prediction(label, net.predict(features), best, list(features), loss, time.perf_counter() - start)
