@@ -23,6 +23,11 @@ class NetSettings:
     weight_decay: float = 1e-4
     seed: int = 0                # the initialisation; the same records give the same prediction
 
+    @classmethod
+    def from_config(cls, net: dict) -> "NetSettings":
+        """The settings of a scheduler config's `net` (a list of hidden widths there)."""
+        return cls(**{k: (tuple(v) if k == "hidden" else v) for k, v in net.items()})
+
 
 def normalised(p: HyperParameter, value) -> float:
     """A float or int value on the search-space scale, mapped to [0, 1] over its domain."""

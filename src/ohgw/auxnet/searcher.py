@@ -72,7 +72,7 @@ class AuxNetScheduler(FIFOScheduler):
             if set(given) - set(known):
                 raise ConfigError(f"scheduler aux_net: unknown {what} setting(s) {sorted(set(given) - set(known))}; "
                                   f"known: {', '.join(known)}")
-        settings = NetSettings(**{k: (tuple(v) if k == "hidden" else v) for k, v in net.items()})
+        settings = NetSettings.from_config(net)
         if not 0 < float(around.get("width", 0.1)) or not 0 <= float(around.get("keep_choice", 0.7)) <= 1:
             raise ConfigError(f"scheduler aux_net: around.width must be > 0 and around.keep_choice in [0, 1], "
                               f"got {around}")
