@@ -22,6 +22,7 @@ from syne_tune.optimizer.baselines import BayesianOptimization
 from syne_tune.optimizer.schedulers.transfer_learning import BoundingBox, TransferLearningTaskEvaluations
 
 from ohgw.analysis.history import HistoryError, TaskHistory, histories_for
+from ohgw.results.io import atomic_write_text
 
 OUTPUT = "transfer_bo.json"  # what a replicate's box was learned from, in its job directory
 
@@ -67,7 +68,7 @@ class TransferBO(BoundingBox):
                            for label, h in self.sources.items()},
                "box": describe(self.box), "box_configurations": config_space_size(
                    {n: d for n, d in self.box.items() if isinstance(d, Domain)})}
-        Path(job_dir, OUTPUT).write_text(json.dumps(out, indent=1, default=str) + "\n")
+        atomic_write_text(Path(job_dir, OUTPUT), json.dumps(out, indent=1, default=str) + "\n")
 
 
 def task_evaluations(history: TaskHistory, config_space: dict) -> TransferLearningTaskEvaluations:
