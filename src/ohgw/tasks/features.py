@@ -42,10 +42,12 @@ class FeatureTask(Task):
         """float32 features of each array of examples, fitted on `train` alone."""
         raise NotImplementedError
 
+    stratify = True  # the split keeps each class's share (a regression's targets have no classes)
+
     def split_indices(self, y: np.ndarray):
-        """Index arrays (train, val, test): stratified by the labels."""
+        """Index arrays (train, val, test): seeded, stratified by the labels where `stratify`."""
         _, val_frac, test_frac = self.split
-        return stratified_split(y, val_frac, test_frac, self.data_seed)
+        return stratified_split(y, val_frac, test_frac, self.data_seed, stratify=self.stratify)
 
     def targets(self, train, *others) -> list[np.ndarray]:
         """The targets of each split as trained on: a classifier's labels as they are."""
@@ -113,16 +115,13 @@ class DiabetesTask(FeatureTask):
     scale: an RMSE of 1 is the training targets' standard deviation); a seeded random split."""
     loss_kind = "mse"
     classifies = False
+    stratify = False
 
     def examples(self):
         from sklearn.datasets import load_diabetes
 
         x, y = load_diabetes(return_X_y=True, scaled=False)
         return x.astype(np.float32), y.astype(np.float32)
-
-    def split_indices(self, y):
-        _, val_frac, test_frac = self.split
-        return stratified_split(y, val_frac, test_frac, self.data_seed, stratify=False)
 
     def featurize(self, train, *others):
         return standardised(train, *others)
