@@ -23,9 +23,10 @@ from ohgw.tuner.rerun import PAIRING_FREE
 BASELINE = "baseline"
 
 # Task settings that make another task of the same data: noise in the training data, a subset of
-# the classes, or of the training examples (`+task.train_fraction`). Replicates that differ in them answer another question (is the effect kept under
-# noisy data? on a similar task?), so each value is its own comparison with its own baseline and
-# floor, named in the task label ("lm+token_noise=0.15"), not a difference to refuse.
+# the classes, or of the training examples (`+task.train_fraction`). Replicates that differ in them
+# answer another question (is the effect kept under noisy data? on a similar task?), so each value
+# is its own comparison with its own baseline and floor, named in the task label
+# ("lm+token_noise=0.15"), not a difference to refuse.
 CONDITION_SETTINGS = ("label_noise", "token_noise", "class_subset", "train_fraction")
 
 
