@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from ohgw.analysis.history import load_histories
+from ohgw.results.history import load_histories
 from ohgw.auxnet import predict as predict_module
 from ohgw.auxnet.features import NAMES, meta_features
 from ohgw.auxnet.net import NetSettings, denormalised, fit, normalised
@@ -238,7 +238,7 @@ def test_the_tuned_task_is_known_by_the_label_its_records_carry():
     """The scheduler leaves out the records of the task it tunes by label: its own label must be
     the one collect.task_label gives its records, data conditions included."""
     from ohgw.analysis.collect import task_label
-    from ohgw.analysis.history import label_of
+    from ohgw.results.history import label_of
 
     for job in EARLIER.iterdir():
         record = json.loads((job / "replicate.json").read_text())
@@ -252,7 +252,7 @@ def test_the_tuned_task_is_known_by_the_label_its_records_carry():
 def test_a_diverged_trial_is_never_the_best_configuration_learnt():
     from dataclasses import replace
 
-    from ohgw.analysis.history import Evaluation, HistoryError
+    from ohgw.results.history import Evaluation, HistoryError
 
     history = load_histories([EARLIER])["wine"]
     diverged = Evaluation({**history.evaluations[0].config, "log_lr": 0.0}, math.nan, 2, 1.0)

@@ -1,4 +1,4 @@
-"""ohgw.analysis.history on real replicate records (tests/fixtures/meta_bo_v1: GP BO on digits class
+"""ohgw.results.history on real replicate records (tests/fixtures/meta_bo_v1: GP BO on digits class
 subsets in meta_bo's space, made by the harness; how: tests/fixtures/meta_bo_v1/README.md). The
 expected evaluations are read from results.csv here with the csv module, not through the contract."""
 import csv
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ohgw.analysis.collect import task_label
-from ohgw.analysis.history import HistoryError, histories_for, label_of, load_histories
+from ohgw.results.history import HistoryError, histories_for, label_of, load_histories
 from ohgw.tasks import build
 from tests.helpers import ROOT, compose_config, edit_record
 from tests.transfer_records import FIXTURES

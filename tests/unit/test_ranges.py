@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from ohgw.analysis.history import load_histories
+from ohgw.results.history import load_histories
 from ohgw.analysis.ranges import as_overrides, main, narrowed
 from tests.helpers import ROOT
 

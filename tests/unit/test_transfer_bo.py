@@ -10,7 +10,7 @@ import shutil
 import pytest
 from syne_tune.backend.trial_status import Trial
 
-from ohgw.analysis.history import HistoryError, load_histories
+from ohgw.results.history import HistoryError, load_histories
 from ohgw.tasks import build
 from ohgw.tuner.schedulers import make_scheduler
 from ohgw.tuner.transfer import TransferBO

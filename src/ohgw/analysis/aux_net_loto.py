@@ -7,7 +7,7 @@ never enter: ohgw.auxnet.predict.training_set), its predicted configuration, and
 configuration's score where an aux_net replicate on the task ran it as its first trial; beside it,
 per earlier scheduler on the task (grid, random, bo, ...), the best score it found, the trials and
 device-seconds it spent to get there, and those it spent until it first matched the predicted
-score. A trial's score is its metric at the last epoch it trained (ohgw.analysis.history); costs
+score. A trial's score is its metric at the last epoch it trained (ohgw.results.history); costs
 count trials in start order and add up their device-seconds. Medians over a scheduler's
 replicates (seeds). Writes loto.csv (task x searcher), predictions.csv (task) and loto.md."""
 from __future__ import annotations
@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 from ohgw import CONF_DIR
 from ohgw.analysis import report
 from ohgw.analysis.collect import AnalysisError, find_replicates, task_label
-from ohgw.analysis.history import Evaluation, HistoryError, evaluations, load_histories
+from ohgw.results.history import Evaluation, HistoryError, evaluations, load_histories
 from ohgw.auxnet.features import features_of_config
 from ohgw.auxnet.net import NetSettings
 from ohgw.auxnet.predict import predict

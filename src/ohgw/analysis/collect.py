@@ -1,37 +1,28 @@
-"""Find and load replicate records below some directories, and group them for comparison.
+"""Load the replicates below some directories (through ohgw.results.records) and group them for
+comparison.
 
 A replicate enters the analysis only when its record says `complete` and its results.csv is
-whole; failed or running ones are listed as excluded, corrupt or truncated files are skipped
-with a warning naming the file. Replicates that would be compared with each other must share
-the task settings and the budget (searchers: all but the scheduler); otherwise the analysis
-refuses, naming both. The exception is a data condition (label or token noise, a class subset):
-each is its own comparison, named in the task label."""
+whole and matches its checksum; failed or running ones are listed as excluded, corrupt or
+truncated files are skipped with a warning naming the file, a file changed after its record
+vouched for it is refused. Replicates that would be compared with each other must share the task
+settings and the budget (searchers: all but the scheduler); otherwise the analysis refuses, naming
+both. The exception is a data condition (label or token noise, a class subset): each is its own
+comparison, named in the task label."""
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
-from ohgw.results.io import ATTEMPTS, RECORD, RESULTS, SKIPPED, SchemaError, load_record, load_results
-from ohgw.tuner.rerun import PAIRING_FREE
+from ohgw.results import records
+from ohgw.results.records import CONDITION_SETTINGS, task_label  # noqa: F401 - the analysis's names for them
 
 BASELINE = "baseline"
 
-# Task settings that make another task of the same data: noise in the training data, a subset of
-# the classes, or of the training examples (`+task.train_fraction`). Replicates that differ in them
-# answer another question (is the effect kept under noisy data? on a similar task?), so each value
-# is its own comparison with its own baseline and floor, named in the task label
-# ("lm+token_noise=0.15"), not a difference to refuse.
-CONDITION_SETTINGS = ("label_noise", "token_noise", "class_subset", "train_fraction")
-
-
-class AnalysisError(ValueError):
-    """Input the analysis refuses: reported as one line and a non-zero exit."""
+# input the analysis refuses: the records' reader's refusals, and its own
+AnalysisError = records.RecordsError
 
 
 class GroupKey(NamedTuple):
@@ -45,11 +36,8 @@ class GroupKey(NamedTuple):
         return self.warmstart if self.eta_h is None else f"{self.warmstart} (eta_h={self.eta_h:g})"
 
 
-@dataclass
-class Replicate:
-    path: Path              # the job directory holding replicate.json and results.csv
-    record: dict
-    results: pd.DataFrame
+class Replicate(records.Replicate):
+    """A replicate as the analysis groups it."""
 
     @property
     def key(self) -> GroupKey:
@@ -60,23 +48,6 @@ class Replicate:
     def direction(self) -> str:
         """The variant's kind (none, hypergradient, random, zero, planted) from its config."""
         return self.record.get("config", {}).get("warmstart", {}).get("direction", "")
-
-    @property
-    def seed(self) -> int:
-        return int(self.record["seed"])
-
-    def setting(self) -> dict:
-        """What must be equal between replicates that are compared with each other: the
-        record's target and budget, and its resolved config (see `free`)."""
-        r = self.record
-        return {"tau": r["tau"], "metric": r["metric"], "mode": r["mode"], "budget": r["budget"],
-                "config": r.get("config", {})}
-
-    def free(self) -> set[str]:
-        """Setting entries that may differ within a comparison, as tuning.rerun's comparison
-        key defines it: seed, variant, and what does not change results (rerun.ignore)."""
-        ignore = self.record.get("config", {}).get("rerun", {}).get("ignore", [])
-        return {f"config.{name}" for name in (*PAIRING_FREE, *ignore)}
 
 
 @dataclass
@@ -107,21 +78,6 @@ class Collection:
         return floors[0] if len(floors) == 1 else None
 
 
-def task_label(record: dict) -> str:
-    """The task's name, with the data condition it ran under when there is one."""
-    settings = record.get("config", {}).get("task", {})
-    conditions = [f"{name}={_value(settings[name])}" for name in CONDITION_SETTINGS if settings.get(name)]
-    return "+".join([record["task"], *conditions])
-
-
-def _value(v) -> str:
-    return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else f"{float(v):g}"
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
 def collect(dirs: list[Path | str]) -> Collection:
     """Every replicate below `dirs`; AnalysisError when there is nothing to analyse or the
     replicates cannot be compared honestly."""
@@ -133,72 +89,12 @@ def collect(dirs: list[Path | str]) -> Collection:
 def find_replicates(dirs: list[Path | str]) -> Collection:
     """Every complete replicate below `dirs`, of any task (the rest listed as excluded);
     AnalysisError when a directory is missing or none is complete."""
-    roots = [Path(d) for d in dirs]
-    missing = [str(d) for d in roots if not d.is_dir()]
-    if missing:
-        raise AnalysisError(f"not a directory: {', '.join(missing)}")
-    records = {p.resolve() for d in roots for p in d.rglob(RECORD)}
-    # a job skipped by a rerun points at the complete replicate it would have repeated
-    records |= {p for d in roots for p in map(_skipped_record, d.rglob(SKIPPED)) if p}
-    records = sorted(records)
-    if not records:
-        raise AnalysisError(f"no {RECORD} found below {', '.join(map(str, roots))}")
-    collection = Collection([], roots=roots)
-    for path in records:
-        if path.parent.parent.name == ATTEMPTS:  # an interrupted attempt its job then redid
-            collection.excluded.append((path.parent, f"superseded by {path.parent.parent.parent}"))
-            continue
-        loaded = load_replicate(path.parent)
-        if isinstance(loaded, Replicate):
-            collection.replicates.append(loaded)
-        else:
-            collection.excluded.append((path.parent, loaded))
-    if not collection.replicates:
-        raise AnalysisError(f"no complete replicate below {', '.join(map(str, roots))} "
-                            f"({len(collection.excluded)} excluded: {collection.excluded[0][1]})")
-    return collection
+    found = records.find_replicates(dirs, Replicate)
+    return Collection(found.replicates, found.excluded, found.roots)
 
 
 def load_replicate(job_dir: Path) -> Replicate | str:
-    """The replicate, or why it is left out. Corrupt files also get a warning on stderr; a
-    record of a schema version this code cannot read is an AnalysisError."""
-    record_file, results_file = job_dir / RECORD, job_dir / RESULTS
-    try:
-        record = load_record(job_dir)
-    except SchemaError as e:
-        raise AnalysisError(str(e)) from None
-    except (ValueError, OSError, KeyError) as e:  # JSONDecodeError is a ValueError
-        return _corrupt(record_file, f"unreadable record: {e}")
-    if record["status"] != "complete":
-        return f"status {record['status']}" + (f" ({record['error']})" if record.get("error") else "")
-    try:
-        results = load_results(job_dir, record)
-    except (ValueError, OSError) as e:
-        return _corrupt(results_file, str(e))
-    return Replicate(job_dir, record, results)
-
-
-def skipped_target(job_dir: Path) -> Path | None:
-    """The directory of the complete replicate a skipped job reused (None if it is no such job)."""
-    record = _skipped_record(Path(job_dir) / SKIPPED) if (Path(job_dir) / SKIPPED).exists() else None
-    return None if record is None else record.parent
-
-
-def _skipped_record(path: Path) -> Path | None:
-    try:
-        target = Path(json.loads(path.read_text())["complete_at"]).resolve() / RECORD
-    except (ValueError, OSError, KeyError, TypeError) as e:
-        _corrupt(path, f"unreadable: {e}")
-        return None
-    if not target.exists():
-        _corrupt(path, f"points at {target.parent}, which holds no {RECORD}")
-        return None
-    return target
-
-
-def _corrupt(path: Path, why: str) -> str:
-    warn(f"skipping {path}: {why}")
-    return f"corrupt {path.name}: {why}"
+    return records.load_replicate(job_dir, Replicate)
 
 
 # What differs between the replicates of a searcher comparison (ohgw.analysis.searchers): the

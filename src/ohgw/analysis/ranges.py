@@ -15,7 +15,7 @@ import math
 import sys
 from pathlib import Path
 
-from ohgw.analysis.history import HistoryError, TaskHistory, load_histories
+from ohgw.results.history import HistoryError, TaskHistory, load_histories
 from ohgw.errors import ConfigError
 
 

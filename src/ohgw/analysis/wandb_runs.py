@@ -8,7 +8,8 @@ import math
 import os
 from pathlib import Path
 
-from ohgw.analysis.collect import Replicate, load_replicate, skipped_target
+from ohgw.analysis.collect import Replicate, load_replicate
+from ohgw.results.records import skipped_target
 from ohgw.analysis.metrics import UNITS, progress, replicate_measures, trials
 from ohgw.results.contract import ROW, SAMPLED, hyperparameters, values
 from ohgw.results.io import RECORD

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ohgw.analysis.history import HistoryError, TaskHistory, check_space
+from ohgw.results.history import HistoryError, TaskHistory, check_space
 from ohgw.auxnet.features import features_of_config
 from ohgw.auxnet.net import NetSettings, fit
 from ohgw.hyperparams.space import SearchSpace

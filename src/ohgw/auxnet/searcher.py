@@ -15,7 +15,7 @@ from pathlib import Path
 from syne_tune.optimizer.schedulers import FIFOScheduler
 from syne_tune.optimizer.schedulers.searchers.searcher_base import StochasticAndFilterDuplicatesSearcher
 
-from ohgw.analysis.history import label_of, load_histories
+from ohgw.results.history import label_of, load_histories
 from ohgw.auxnet.features import meta_features
 from ohgw.auxnet.net import NetSettings, denormalised, normalised
 from ohgw.auxnet.predict import Prediction, predict

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
+# what differs between the replicates of one comparison (their records' `comparison` is equal)
+PAIRING_FREE = ("seed", "warmstart")
+
 
 @dataclass(frozen=True)
 class Field:
@@ -97,7 +100,8 @@ WARMSTART_STATUSES = ("baseline", "applied", "skipped_nan", "no_continuous")
 # -- replicate.json ----------------------------------------------------------------------------
 RECORD = _fields(
     ("schema_version", "the version of this contract the replicate was written with"),
-    ("status", "running (from before the first trial), then complete or failed"),
+    ("status", "running (from before the first trial), then complete or failed; interrupted when a signal "
+               "(Slurm's time limit, a preemption, Ctrl-C) ended it: resumed by the next launch"),
     ("error", "why it failed (type: message), else null"),
     ("task", "the task's name"),
     ("scheduler", "the scheduler's name"),
@@ -126,6 +130,12 @@ RECORD = _fields(
     ("key", "hash of the resolved config minus rerun.ignore: equal keys are the same replicate"),
     ("comparison", "the key without seed and warm-start: replicates that may be compared"),
     ("replaces", "earlier unfinished or failed attempts this replicate redoes"),
+    ("resumes", "each time the replicate went on from its saved tuner state after an interruption: when, "
+                "from which status, the trials it took up again (list; absent if it ran straight through)"),
+    ("checksums", "sha256 of each file the complete record vouches for (results.csv, trial_config.yaml, ...): "
+                  "whatever reuses or analyses the replicate checks them first"),
+    ("rung_levels", "the resource levels (epochs) at which the scheduler made its decisions, as it ran them; "
+                    "null for a scheduler without rungs"),
     ("slurm", "Slurm job, array job, array task and restart count where it ran on Slurm"),
     ("config", "the resolved Hydra config"),
     ("python", "the Python version"),

@@ -5,6 +5,7 @@ version are refused (SchemaError); version 1 is upgraded as it is read. Light to
 syne_tune, no torch): the analysis reads through it."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -22,6 +23,36 @@ ATTEMPTS = "attempts"     # <job dir>/attempts/<n>/: earlier attempts of that jo
 
 class SchemaError(ValueError):
     """A record of a schema version this code cannot read."""
+
+
+class ChecksumError(ValueError):
+    """A file that does not match the checksum its complete record vouches for."""
+
+
+def checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def vouch(job_dir: Path) -> dict[str, str]:
+    """Checksums of the files a complete record vouches for: every file directly in the job
+    directory but the record itself and logs (Hydra's job log grows after the record is written).
+    results.csv, trial_config.yaml and a learning scheduler's aux_net.json / transfer_bo.json."""
+    return {p.name: checksum(p) for p in sorted(Path(job_dir).iterdir())
+            if p.is_file() and p.name != RECORD and p.suffix != ".log" and not p.name.startswith(".")}
+
+
+def verify(job_dir: Path, record: dict) -> None:
+    """ChecksumError naming the first file the record vouches for that is missing or changed."""
+    for name, expected in (record.get("checksums") or {}).items():
+        path = Path(job_dir) / name
+        found = checksum(path) if path.is_file() else "missing"
+        if found != expected:
+            raise ChecksumError(f"{path} does not match the checksum its {RECORD} vouches for "
+                                f"({expected[:15]}... vs {found[:15]}...): it changed after the replicate completed")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -73,9 +104,11 @@ def load_record(job_dir: Path) -> dict:
 
 
 def load_results(job_dir: Path, record: dict) -> pd.DataFrame:
-    """results.csv, checked to be whole (ValueError if not): ends with a newline, has the
-    columns a reader needs with no missing values in them, and as many rows as the record
-    counted. Version 1 columns are renamed to this schema's."""
+    """results.csv, checked to be whole: every file the record vouches for matches its checksum
+    (ChecksumError if not), and (ValueError if not) it ends with a newline, has the columns a
+    reader needs with no missing values in them, and as many rows as the record counted.
+    Version 1 columns are renamed to this schema's."""
+    verify(job_dir, record)
     path = Path(job_dir) / RESULTS
     needed = [*contract.REQUIRED_ROW, record["metric"], record["test_metric"]]
     text = path.read_text()
@@ -108,5 +141,6 @@ def _upgrade_v1(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["ATTEMPTS", "RECORD", "RESULTS", "SCHEMA_VERSION", "SKIPPED", "SchemaError", "atomic_write_text",
-           "load_record", "load_results", "raw_record", "write_record", "write_results"]
+__all__ = ["ATTEMPTS", "RECORD", "RESULTS", "SCHEMA_VERSION", "SKIPPED", "ChecksumError", "SchemaError",
+           "atomic_write_text", "checksum", "load_record", "load_results", "raw_record", "verify", "vouch",
+           "write_record", "write_results"]

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from ohgw.results.contract import PAIRING_FREE
 from ohgw.results.io import ATTEMPTS, RECORD, SKIPPED, atomic_write_text, raw_record as read_record
-
-PAIRING_FREE = ("seed", "warmstart")  # what differs between the replicates of one comparison
 
 
 def replicate_key(cfg: DictConfig, also_ignore: tuple[str, ...] = ()) -> str:

@@ -4,7 +4,7 @@ Syne Tune's BoundingBox (Perrone et al., NeurIPS 2019) around its GP BayesianOpt
 `num_hyperparameters_per_task` configurations of each earlier task span a box (a float or int
 hyperparameter: the min..max of their values; a choice: the set of their values), and BO searches
 that box on the task being tuned, every trial to max_epochs. The earlier tasks are this project's
-replicate records below `scheduler.train_from` (ohgw.analysis.history.histories_for: the tuned task
+replicate records below `scheduler.train_from` (ohgw.results.history.histories_for: the tuned task
 left out by its task label; the same space, metric and mode), each trial one evaluation at the last
 epoch it trained. Bad input is a HistoryError (one line) when the scheduler is built, which
 replicate.check_config's dry build does before any trial starts or a Slurm array is queued."""
@@ -21,7 +21,7 @@ from syne_tune.config_space import Categorical, Domain, choice, config_space_siz
 from syne_tune.optimizer.baselines import BayesianOptimization
 from syne_tune.optimizer.schedulers.transfer_learning import BoundingBox, TransferLearningTaskEvaluations
 
-from ohgw.analysis.history import HistoryError, TaskHistory, histories_for
+from ohgw.results.history import HistoryError, TaskHistory, histories_for
 from ohgw.results.io import atomic_write_text
 
 OUTPUT = "transfer_bo.json"  # what a replicate's box was learned from, in its job directory

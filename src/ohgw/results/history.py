@@ -1,4 +1,4 @@
-"""Earlier tuning runs as evaluations, read from replicate records through the results contract:
+"""Earlier tuning runs as evaluations, read from replicate records (ohgw.results.records):
 what the searchers that learn across tasks start from (scheduler=transfer_bo, scheduler=aux_net).
 
 One TaskHistory per task label (the task's name with its data condition: `digits+class_subset=0,1,2`
@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ohgw.analysis.collect import CONDITION_SETTINGS, AnalysisError, Replicate, find_replicates, task_label
+from ohgw.results.records import CONDITION_SETTINGS, RecordsError, Replicate, find_replicates, task_label
 from ohgw.errors import ConfigError
 from ohgw.hyperparams.space import SearchSpace
 from ohgw.results import contract
@@ -62,7 +62,7 @@ def load_histories(dirs: list[Path | str], exclude_label: str | None = None) -> 
         raise HistoryError("no directories of earlier replicates given")
     try:
         replicates = find_replicates(dirs).replicates
-    except AnalysisError as e:
+    except RecordsError as e:
         raise HistoryError(f"no usable earlier records: {e}") from None
     histories: dict[str, TaskHistory] = {}
     for rep in replicates:
