@@ -106,6 +106,8 @@ RECORD = _fields(
     ("task", "the task's name"),
     ("scheduler", "the scheduler's name"),
     ("warmstart", "the warm-start variant's name"),
+    ("role", "what the variant is to the study, as its config declares it (warmstart.role): baseline, floor "
+             "(the A/A control), positive_control, control or treatment; the analysis pairs and judges by it"),
     ("eta_h", "the variant's hyper-step size; null where it sets no step (baseline, controls)"),
     ("seed", "the replicate seed"),
     ("tau", "the target score of T@tau"),

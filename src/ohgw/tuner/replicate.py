@@ -93,7 +93,7 @@ def write_trial_config(cfg: DictConfig, job_dir: Path, task, variant, rt: dict) 
 
 def new_record(cfg: DictConfig, task, variant, rt: dict, key: str, replaces: list) -> dict:
     return {"schema_version": SCHEMA_VERSION, "status": "running", "task": task.name,
-            "scheduler": cfg.scheduler.name, "warmstart": variant.name,
+            "scheduler": cfg.scheduler.name, "warmstart": variant.name, "role": variant.role,
             "eta_h": variant.eta_h if variant.uses_eta else None,
             "seed": cfg.seed, "tau": task.tau, "metric": task.metric, "test_metric": test_metric(task.metric),
             "mode": task.mode, "budget": OmegaConf.to_container(cfg.budget, resolve=True), "runtime": rt,

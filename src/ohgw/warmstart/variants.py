@@ -18,6 +18,9 @@ from ohgw.hyperparams.space import SearchSpace
 
 DIRECTIONS = ("none", "hypergradient", "random", "zero", "planted")
 STEP_MODES = ("raw", "normalized")
+# what a variant is to the study, recorded in replicate.json and read by the analysis: the baseline, the A/A
+# floor, the positive control, a control (the random step), or a treatment (the method under test)
+ROLES = ("baseline", "floor", "positive_control", "control", "treatment")
 
 
 @dataclass
@@ -31,10 +34,13 @@ class WarmStart:
     mask: list = field(default_factory=list)
     target: dict = field(default_factory=dict)  # planted only: name -> value to step toward
     fraction: float = 0.5          # planted only: how much of the way to the target
+    role: str = "treatment"        # one of ROLES
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
             raise ConfigError(f"warmstart.direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.role not in ROLES:
+            raise ConfigError(f"warmstart.role must be one of {ROLES}, got {self.role!r}")
         if self.step not in STEP_MODES:
             raise ConfigError(f"warmstart.step must be one of {STEP_MODES}, got {self.step!r}")
         if not (isinstance(self.eta_h, (int, float)) and self.eta_h > 0):
