@@ -94,7 +94,7 @@ def test_no_continuous_hyperparameter_warns_once_and_runs_as_baseline():
 
 # -- the callback inside a real Lightning fit ----------------------------------------
 
-def fit(variant, epochs=1, batches=3, val_nan=False, seed=0, optimizer="sgd"):
+def fit(variant, epochs=1, batches=3, val_nan=False, seed=0, optimizer="sgd", precision="32-true", callbacks=()):
     L.seed_everything(seed, verbose=False)
     module, data = ohgw.tasks.load("digits", hparams=HP, optimizer=optimizer)
     data.setup("fit")
@@ -102,9 +102,9 @@ def fit(variant, epochs=1, batches=3, val_nan=False, seed=0, optimizer="sgd"):
         data.splits["val"][0][:] = float("nan")
     callback = WarmStartCallback(variant, rng_seed=0, flops={"hyperstep": 10, "step": 3})
     trainer = L.Trainer(max_epochs=epochs, limit_train_batches=batches, limit_val_batches=1,
-                        callbacks=[callback], logger=False, enable_checkpointing=False,
+                        callbacks=[callback, *callbacks], logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False,
-                        num_sanity_val_steps=0, accelerator="cpu")
+                        num_sanity_val_steps=0, accelerator="cpu", precision=precision)
     trainer.fit(module, datamodule=data)
     return module, trainer, callback.record
 
@@ -157,3 +157,93 @@ def test_nan_hypergradient_skips_the_step_and_the_trial_goes_on():
     module, trainer, record = fit(WarmStart("ohgw", "hypergradient"), val_nan=True)
     assert record["ws_status"] == "skipped_nan" and record["ws_steps_nan"] == 1
     assert {n: module.hp[n] for n in HP} == HP and trainer.current_epoch == 1
+
+
+# -- what the callback measures: the warm-start's own cost against the same step ----------
+
+def spy_hypergradient(monkeypatch, before_call=None):
+    """Every hyper-gradient the callback takes, through the real function: (training batch
+    size, whether CPU autocast was on) per call; `before_call(batch)` runs first."""
+    import ohgw.trial.warmstart_callback as callback_module
+
+    calls, real = [], callback_module.hypergradient
+
+    def spy(module, train, val, hparams, **kwargs):
+        calls.append((len(train[1]), torch.is_autocast_enabled("cpu")))
+        if before_call is not None:
+            before_call(train)
+        return real(module, train, val, hparams, **kwargs)
+
+    monkeypatch.setattr(callback_module, "hypergradient", spy)
+    return calls
+
+
+def test_the_start_up_run_is_recorded_apart_and_not_in_ws_seconds(monkeypatch):
+    import time
+
+    # the start-up run (two examples) made to take 2 s: none of it may land in ws_seconds
+    calls = spy_hypergradient(monkeypatch, lambda train: time.sleep(2.0) if len(train[1]) == 2 else None)
+    _, _, record = fit(WarmStart("ohgw", "hypergradient", eta_h=0.5))
+    assert [size for size, _ in calls] == [2, 64]
+    assert record["ws_startup_s"] >= 2.0
+    assert 0 < record["ws_seconds"] < 2.0 and record["ws_fd_fallback"] == 0
+
+
+class StepWatch(L.Callback):
+    """The optimizer steps at which the warm-start callback (run before it) times its yardstick."""
+
+    def __init__(self):
+        self.steps = []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        warmstart = next(c for c in trainer.callbacks if isinstance(c, WarmStartCallback))
+        if warmstart._step_cost is not None:
+            self.steps.append(trainer.global_step)
+
+
+@pytest.mark.parametrize("batches, expected", [(6, 3), (2, 1)])
+def test_every_variant_times_its_yardstick_at_the_same_optimizer_step(batches, expected):
+    seen = {}
+    for variant in (WarmStart("baseline", "none"), WarmStart("ohgw", "hypergradient"),
+                    WarmStart("ohgw3", "hypergradient", steps=3)):
+        watch = StepWatch()
+        _, _, record = fit(variant, batches=batches, callbacks=[watch])
+        assert record["step_seconds"] > 0 and record["step_peak_mb"] >= 0
+        seen[variant.name] = watch.steps
+    # past ohgw3's hyper-steps and the first steps' start-up; the last step of a shorter trial
+    assert seen == {"baseline": [expected], "ohgw": [expected], "ohgw3": [expected]}
+
+
+def test_the_hyper_step_runs_under_the_trials_precision(monkeypatch):
+    calls = spy_hypergradient(monkeypatch)
+    _, _, record = fit(WarmStart("ohgw", "hypergradient", eta_h=0.5), precision="bf16-mixed")
+    assert calls == [(2, True), (64, True)] and record["ws_status"] == "applied"
+    calls.clear()
+    fit(WarmStart("ohgw", "hypergradient", eta_h=0.5))
+    assert calls == [(2, False), (64, False)]
+
+
+def test_the_epoch_report_evaluates_at_the_trials_precision_and_gives_the_process_peaks(monkeypatch, tmp_path, capsys):
+    import json
+
+    from ohgw.tasks.module import HyperModule
+    from ohgw.trial.reporting import METRIC_PREFIX, EpochReporter
+
+    autocast, real = [], HyperModule.evaluate
+
+    def evaluate(self, loader, predictions=False):
+        autocast.append(torch.is_autocast_enabled("cpu"))
+        return real(self, loader, predictions)
+
+    monkeypatch.setattr(HyperModule, "evaluate", evaluate)
+
+    class Reporter(EpochReporter):  # reads the warm-start callback Lightning runs before it
+        def on_train_start(self, trainer, module):
+            self.warmstart = next(c for c in trainer.callbacks if isinstance(c, WarmStartCallback))
+
+    fit(WarmStart("ohgw", "hypergradient", eta_h=0.5), precision="bf16-mixed",
+        callbacks=[Reporter(tmp_path / "last.ckpt", None, 0.0)])
+    report = json.loads(capsys.readouterr().out.split(METRIC_PREFIX)[1])
+    assert autocast == [True]  # the test split, in bf16 as validation is
+    assert report["ws_status"] == "applied" and report["process_peak_mb"] > 0
+    assert math.isnan(report["process_reserved_mb"])  # CPU: no caching allocator

@@ -42,8 +42,10 @@ ROW = _fields(
     ("train_s", "seconds this trial spent inside training and validation epochs, across pauses"),
     ("train_steps", "optimizer steps this trial has taken, across pauses"),
     ("first_batch_s", "this process's start-up: from its launch to its first training epoch"),
-    ("process_peak_mb", "the trial process's peak memory so far, MiB: CUDA max-allocated on a GPU, the peak "
-                        "resident set (VmHWM) on CPU"),
+    ("process_peak_mb", "the trial process's peak memory so far, MiB, its warm-start's included: CUDA "
+                        "max-allocated on a GPU, the peak resident set (VmHWM) on CPU"),
+    ("process_reserved_mb", "the trial process's peak memory reserved by CUDA's caching allocator so far, MiB "
+                            "(what decides how many trials fit on a GPU); NaN on CPU"),
     ("train_loss", "mean training loss of the epoch (the training objective at psi')"),
     ("val_loss", "validation loss after the epoch (eval mode): the cross-entropy; a regression's mean squared "
                  "error"),
@@ -76,10 +78,16 @@ WARMSTART = _fields(
                   "trained with x) or no_continuous (nothing the variant could move)"),
     ("ws_steps_applied", "hyper-steps applied"),
     ("ws_steps_nan", "hyper-steps skipped for a non-finite hyper-gradient"),
-    ("ws_seconds", "seconds of the trial's warm-start, all hyper-steps"),
+    ("ws_seconds", "seconds of the trial's warm-start, all hyper-steps, its start-up (ws_startup_s) left out"),
+    ("ws_startup_s", "seconds of the first hyper-step's start-up run on two examples (the process's first "
+                     "double backward: thread pools, caches; on a GPU, CUDA's libraries and kernels), 0 without "
+                     "a warm-start"),
+    ("ws_fd_fallback", "hyperparameters whose hyper-gradient autograd could not take (an op without a double "
+                       "backward): a central difference stood in (hgvia_<name>); 0 normally"),
     ("ws_flops", "FLOPs of the trial's warm-start (counted on the meta device)"),
     ("ws_peak_mb", "peak memory of one hyper-step above the level before it, MiB"),
-    ("step_seconds", "seconds of one normal training step of this trial (the yardstick)"),
+    ("step_seconds", "seconds of one normal training step of this trial (the yardstick), the same optimizer "
+                     "step in every variant"),
     ("step_flops", "FLOPs of one training step (forward and backward)"),
     ("step_peak_mb", "peak memory of one normal training step above the level before it, MiB"),
 )

@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ohgw.trial.class_scores import class_scores
+from ohgw.warmstart.cost import process_memory_mb
 
 METRIC_PREFIX = "[tune-metric]: "
 
@@ -63,35 +64,25 @@ class EpochReporter(L.Callback):
         metrics = {k: float(logged[k]) for k in ("val_loss", "train_loss") if k in logged}
         if all(f"val_{name}" in logged for name in kind.totals):  # val_acc; a regression's val_mse, val_rmse
             metrics.update(kind.scores("val", {name: float(logged[f"val_{name}"]) for name in kind.totals}))
-        test = module.evaluate(trainer.datamodule.test_dataloader(), predictions=module.keep_predictions)
-        test_loss = test.loss
-        metrics.update(kind.scores("test", test.means))
-        if module.keep_predictions:  # a classifier: macro precision, recall and F1 beside accuracy
-            metrics.update(class_scores("val", *module.validation_predictions()),
-                           **class_scores("test", test.predicted, test.target))
-        if self.epoch_metrics is not None:
-            metrics.update(self.epoch_metrics(module, trainer.datamodule, {**metrics, "test_loss": test_loss}))
+        # at the trial's precision (bf16 autocast on a GPU), as Lightning runs validation: this
+        # hook runs outside Lightning's autocast
+        with trainer.precision_plugin.forward_context():
+            test = module.evaluate(trainer.datamodule.test_dataloader(), predictions=module.keep_predictions)
+            test_loss = test.loss
+            metrics.update(kind.scores("test", test.means))
+            if module.keep_predictions:  # a classifier: macro precision, recall and F1 beside accuracy
+                metrics.update(class_scores("val", *module.validation_predictions()),
+                               **class_scores("test", test.predicted, test.target))
+            if self.epoch_metrics is not None:
+                metrics.update(self.epoch_metrics(module, trainer.datamodule, {**metrics, "test_loss": test_loss}))
         tmp = self.checkpoint.with_suffix(".tmp")
         trainer.save_checkpoint(tmp)
         os.replace(tmp, self.checkpoint)
+        peak_mb, reserved_mb = process_memory_mb(module.device)  # the warm-start's peak included
         report(epoch=trainer.current_epoch + 1, **metrics, test_loss=test_loss,
                train_steps=trainer.global_step, train_s=self.train_s, elapsed_s=self._elapsed(),
-               first_batch_s=self.first_batch_s, process_peak_mb=process_peak_mb(module.device),
+               first_batch_s=self.first_batch_s, process_peak_mb=peak_mb, process_reserved_mb=reserved_mb,
                **self.warmstart.record)
-
-
-def process_peak_mb(device: torch.device) -> float:
-    """The trial process's peak memory so far, MiB: CUDA max-allocated on a GPU; on CPU the
-    peak resident set (VmHWM: a forked trial starts from the fork server's pages)."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2 ** 20
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):  # not Linux
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class UnreadableCheckpoint(Exception):

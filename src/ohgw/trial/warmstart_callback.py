@@ -1,7 +1,7 @@
 """Lightning callback applying a warm-start variant at the start of training."""
 from __future__ import annotations
 
-import time
+import sys
 
 import lightning as L
 import numpy as np
@@ -14,6 +14,10 @@ from ohgw.warmstart.lookahead import hypergradient, is_finite
 from ohgw.warmstart.variants import WarmStart
 
 MB = 2 ** 20
+# The optimizer step whose training step is the yardstick of the warm-start's cost, the same in
+# every variant (the last step of a trial that takes fewer): past ohgw3's three hyper-steps,
+# and past CUDA's start-up (its libraries, kernels and allocator pools load at the first steps).
+YARDSTICK_STEP = 3
 
 
 def trial_flops(profiles: dict, task, variant, sampled: dict) -> dict:
@@ -30,7 +34,9 @@ class WarmStartCallback(L.Callback):
     that step's batch and the first validation batch, then train on with psi'. Its state
     (done, the record) is saved in the checkpoint, so a resumed trial keeps psi' (restored
     by the module) and never warm-starts again. Also measures one normal training step,
-    the yardstick for the warm-start's cost."""
+    the yardstick for the warm-start's cost, at the same optimizer step in every variant.
+    The hyper-step runs under the trial's precision (bf16 autocast where it trains so), as the
+    training step it is measured against does."""
 
     def __init__(self, variant: WarmStart, rng_seed: int, flops: dict):
         self.variant = variant
@@ -55,7 +61,7 @@ class WarmStartCallback(L.Callback):
         space = module.search_space
         movable = module.accepts.movable
         self.record = {"ws_status": "baseline", "ws_steps_applied": 0, "ws_steps_nan": 0,
-                       "ws_seconds": 0.0, "ws_flops": 0, "ws_peak_mb": 0.0,
+                       "ws_seconds": 0.0, "ws_startup_s": 0.0, "ws_fd_fallback": 0, "ws_flops": 0, "ws_peak_mb": 0.0,
                        "step_flops": self.flops["step"],
                        **{column(ADJUSTED, n): module.hp[n] for n in space.names},
                        **{column(HYPERGRADIENT, n): float("nan") for n in space.names},
@@ -68,8 +74,9 @@ class WarmStartCallback(L.Callback):
         if not self.done:
             self._hyper_step(trainer, module, batch)
             self.done = trainer.global_step + 1 >= self.variant.steps
-        elif "step_seconds" not in self.record and self._step_cost is None:
-            self._step_cost = Cost(module.device).__enter__()
+        last = trainer.estimated_stepping_batches - 1
+        if "step_seconds" not in self.record and trainer.global_step >= min(YARDSTICK_STEP, last):
+            self._step_cost = Cost(module.device).__enter__()  # this training step alone
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         if self._step_cost is not None:
@@ -88,23 +95,28 @@ class WarmStartCallback(L.Callback):
             return hypergradient(module, train, val, module.hp, names=targets,
                                  optimizer_state=state, step=trainer.global_step)
 
-        warm_up_s = 0.0
-        if trainer.global_step == 0:
-            # The process's first double backward allocates thread pools and caches once
-            # (~30 MB of RSS on CPU): pay that on two examples, outside the peak-memory
-            # measurement, so the peak is the warm-start's own. Its time still counts.
-            t0 = time.perf_counter()
-            step([t[:2] for t in batch], [t[:2] for t in val_batch])
-            warm_up_s = time.perf_counter() - t0
-        with Cost(module.device) as cost:
-            grads = step(batch, val_batch)
         r = self.record
-        r["ws_seconds"] += cost.seconds + warm_up_s
+        with trainer.precision_plugin.forward_context():
+            if trainer.global_step == 0:
+                # The process's first double backward allocates thread pools and caches once
+                # (~30 MB of RSS on CPU; on a GPU, CUDA's libraries and kernels load): pay that
+                # on two examples, outside the measurement, so that the hyper-step's seconds and
+                # peak are its own. Its seconds are recorded apart (ws_startup_s).
+                with Cost(module.device, memory=False) as startup:
+                    step([t[:2] for t in batch], [t[:2] for t in val_batch])
+                r["ws_startup_s"] = startup.seconds
+            with Cost(module.device) as cost:
+                grads = step(batch, val_batch)
+        r["ws_seconds"] += cost.seconds
         r["ws_flops"] += self.flops["hyperstep"]
         r["ws_peak_mb"] = max(r["ws_peak_mb"], cost.peak_bytes / MB)
         if trainer.global_step == 0:  # the one-shot gradient at the sampled x
             r.update({column(HYPERGRADIENT, n): g for n, g in grads.items()})
             r.update({column(HG_METHOD, n): how for n, how in grads.methods.items()})
+            r["ws_fd_fallback"] = len(grads.fallbacks)
+            for name, error in grads.fallbacks.items():  # the trial's log says why
+                print(f"warm-start: autograd failed for {name} ({error}); a central difference stood in",
+                      file=sys.stderr)
         if not is_finite(grads):  # skip, keep the trial alive
             r["ws_steps_nan"] += 1
         else:

@@ -1,6 +1,6 @@
 """Cost of a block of code: wall seconds and peak memory above the level at entry (CUDA
-max-allocated on a GPU; sampled resident set size on CPU). FLOPs are counted apart, on
-the meta device, so that counting never slows the timed work."""
+max-allocated on a GPU; sampled resident set size on CPU), and the process's own peaks. FLOPs
+are counted apart, on the meta device, so that counting never slows the timed work."""
 from __future__ import annotations
 
 import ctypes
@@ -13,6 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ohgw.hyperparams.objective import training_loss
 
 _PAGE = 4096
+MB = 2 ** 20
 try:
     _LIBC = ctypes.CDLL("libc.so.6")
 except OSError:  # not glibc: RSS sampling still works, less exactly
@@ -22,6 +23,52 @@ except OSError:  # not glibc: RSS sampling still works, less exactly
 def _rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * _PAGE
+
+
+def cuda_memory(device, reset: bool = False) -> tuple[int, int, int]:
+    """(allocated now, peak allocated, peak reserved) in bytes once the device's queued work is
+    done, the peaks since the last reset; with `reset`, the peaks start again from now. The
+    one place the CUDA allocator is read or reset."""
+    torch.cuda.synchronize(device)
+    out = (torch.cuda.memory_allocated(device), torch.cuda.max_memory_allocated(device),
+           torch.cuda.max_memory_reserved(device))
+    if reset:
+        torch.cuda.reset_peak_memory_stats(device)
+    return out
+
+
+# Each Cost resets CUDA's peaks to measure its own block: the process's peaks before that
+# reset are kept here (device -> [peak allocated, peak reserved]), so that the trial's peak
+# still counts a hyper-step measured before a later training step.
+_EARLIER_PEAKS: dict[str, list[int]] = {}
+
+
+def _keep_peaks(device, allocated: int, reserved: int) -> None:
+    kept = _EARLIER_PEAKS.setdefault(str(device), [0, 0])
+    kept[0], kept[1] = max(kept[0], allocated), max(kept[1], reserved)
+
+
+def process_memory_mb(device) -> tuple[float, float]:
+    """(peak, peak reserved) of this process so far, MiB. On a GPU: CUDA max-allocated and
+    max-reserved over the whole process, across the resets each Cost makes (reserved memory
+    is what decides how many trials fit on a device); on CPU: the peak resident set (VmHWM:
+    a forked trial starts from the fork server's pages), and NaN reserved."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        _, allocated, reserved = cuda_memory(device)
+        kept = _EARLIER_PEAKS.get(str(device), [0, 0])
+        return max(allocated, kept[0]) / MB, max(reserved, kept[1]) / MB
+    return _peak_rss() / MB, float("nan")
+
+
+def _peak_rss() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) * 1024
+    except (OSError, StopIteration):  # not Linux
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class Cost:
@@ -37,9 +84,8 @@ class Cost:
 
     def __enter__(self):
         if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
+            self._base, allocated, reserved = cuda_memory(self.device, reset=True)
+            _keep_peaks(self.device, allocated, reserved)
         elif self.memory:
             self._start_rss_sampler()
         self._t0 = time.perf_counter()
@@ -47,8 +93,8 @@ class Cost:
 
     def __exit__(self, *exc):
         if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - self._base
+            _, allocated, _ = cuda_memory(self.device)
+            self.peak_bytes = allocated - self._base
         elif self.memory:
             self._stop_rss_sampler()
         self.seconds = time.perf_counter() - self._t0

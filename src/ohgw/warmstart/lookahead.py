@@ -52,12 +52,13 @@ def _lookahead(module, train_batch, val_batch, hparams, optimizer_state, step, c
 
 class HyperGradient(dict):
     """dF/du per hyperparameter (u: its search-space scale; a plain dict of floats) plus how
-    each was obtained."""
+    each was obtained, and where autograd failed, why (a central difference stood in)."""
 
-    def __init__(self, grads: dict, methods: dict, loss: float):
+    def __init__(self, grads: dict, methods: dict, loss: float, fallbacks: dict | None = None):
         super().__init__(grads)
         self.methods = methods  # name -> AUTOGRAD | PATHWISE | CENTRAL_DIFFERENCE
         self.loss = loss        # F(psi)
+        self.fallbacks = dict(fallbacks or {})  # name -> autograd's error, for those it failed on
 
     @property
     def finite_difference(self) -> tuple:
@@ -71,20 +72,54 @@ def hypergradient(module, train_batch, val_batch, hparams: Mapping, *, names=Non
     augmentation magnitude whose path is piecewise constant (RandAugment), use a central
     difference of F with step `fd_step` x their range (the augmentation's own for its
     magnitude: about one bin), on the same batches and draws.
-    Dropout rates get the pathwise derivative with the masks held fixed (hyperparams.dropout)."""
+    Dropout rates get the pathwise derivative with the masks held fixed (hyperparams.dropout).
+    Where autograd fails for a hyperparameter (an op on its path without a double backward),
+    a central difference stands in for it, and `.fallbacks` says why."""
     by_autograd, by_fd = _split(module, names)
     rng = _rng_state_on(next(module.parameters()).device)
-    with _restored_rng(module, rng):
-        loss, raw = _autograd_part(module, train_batch, val_batch, hparams, by_autograd, optimizer_state, step)
+    loss, raw, fallbacks = _autograd_or_fallbacks(module, train_batch, val_batch, hparams, by_autograd,
+                                                  optimizer_state, step, rng)
     # no path (momentum on the first step): the gradient is exactly zero
     grads = {n: 0.0 if g is None else g.item() for n, g in raw.items()}
     space = module.search_space
-    for n in by_fd:
+    for n in by_fd + list(fallbacks):
         grads[n] = _central_difference(module, train_batch, val_batch, hparams, n,
                                        fd_step_of(module, n, fd_step) * space[n].range, optimizer_state, step, rng)
     methods = {n: PATHWISE if module.accepts.role(n) == "network" else AUTOGRAD for n in by_autograd}
-    methods.update({n: CENTRAL_DIFFERENCE for n in by_fd})
-    return HyperGradient({n: grads[n] for n in by_autograd + by_fd}, methods, loss.item())
+    methods.update({n: CENTRAL_DIFFERENCE for n in by_fd + list(fallbacks)})
+    if loss is None:  # autograd failed for every one of them
+        with _restored_rng(module, rng), torch.no_grad():
+            loss = _lookahead(module, train_batch, val_batch, hparams, optimizer_state, step, create_graph=False)
+    return HyperGradient({n: grads[n] for n in by_autograd + by_fd}, methods, loss.item(), fallbacks)
+
+
+def _autograd_or_fallbacks(module, train_batch, val_batch, hparams, names, optimizer_state, step, rng):
+    """(F, dF/du by autograd for the names it can take, {name: autograd's error} for the others).
+    All at once first; if that fails, each name alone, so that one hyperparameter whose path
+    has an op without a double backward leaves the others to autograd. F is None when every
+    name failed. Running out of memory is no fallback: it is raised."""
+    def attempt(part):
+        with _restored_rng(module, rng):
+            return _autograd_part(module, train_batch, val_batch, hparams, part, optimizer_state, step)
+
+    try:
+        loss, raw = attempt(names)
+        return loss, raw, {}
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except RuntimeError:  # NotImplementedError too; which names failed is found below
+        if not names:
+            raise
+    loss, raw, failed = None, {}, {}
+    for name in names:
+        try:
+            loss, one = attempt([name])
+            raw.update(one)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except RuntimeError as e:
+            failed[name] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return loss, raw, failed
 
 
 def movable(module) -> list[str]:
@@ -100,8 +135,8 @@ def hypergradient_flops(module, train_batch, val_batch, hparams: Mapping, *, nam
     meta = module.meta_copy()
     args = (meta, _to_meta(train_batch), _to_meta(val_batch))
     with FlopCounterMode(display=False) as counter:
-        _autograd_part(*args, hparams, by_autograd, None, 0)
-        for _ in range(2 * len(by_fd)):
+        _, _, fallbacks = _autograd_or_fallbacks(*args, hparams, by_autograd, None, 0, _rng_state_on(torch.device("cpu")))
+        for _ in range(2 * (len(by_fd) + len(fallbacks))):
             _lookahead(*args, hparams, None, 0, create_graph=False)
     return counter.get_total_flops()
 
