@@ -177,3 +177,38 @@ def test_exp2_composes_with_its_gpt2_small_and_wikitext():
     assert (cfg.task.corpus, cfg.task.seq_len, cfg.task.network.n_layer, cfg.task.network.n_embd) == \
         ("wikitext103", 1024, 12, 768)
     assert cfg.scheduler.name == "pasha" and cfg.task.tau == 30.0
+
+
+def test_exp2s_evaluation_runs_in_chunks_of_two_blocks(tmp_path):
+    # GPT-2 small's 50,257 logits at each of 1,024 positions: 256 blocks at once would be ~130 GB
+    exp2 = compose_config("experiment=exp2").task
+    task = ohgw.tasks.build(ohgw.tasks.config("lm", seq_len=exp2.seq_len, vocab_size=exp2.vocab_size,
+                                              network=dict(exp2.network)))
+    assert task.eval_batch_size(exp2.batch_size) == 2
+    assert lm(tmp_path).eval_batch_size(32) == 256  # the tiny model's are small: as before
+
+
+def test_the_chunked_evaluation_gives_the_unchunked_result(rst_sources, tmp_path, monkeypatch):
+    import lightning as L
+
+    import ohgw.tasks.lm as lm_module
+    from ohgw.tasks.base import Batches
+
+    task = lm(tmp_path, data_dir=str(rst_sources))
+    monkeypatch.setattr(lm_module, "EVAL_LOGITS", 3 * task.seq_len * task.vocab_size)  # 3 blocks per batch
+    torch.manual_seed(0)
+    module, data = task.module(HP), task.datamodule()
+    data.setup("fit")
+    chunks, (x, y) = data.val_dataloader(), data.splits["val"]
+    assert chunks.batch_size == 3 and len(y) == 8  # batches of 3, 3 and 2 blocks
+    whole = Batches(x, y, len(y))
+    chunked, unchunked = module.evaluate(chunks), module.evaluate(whole)
+    assert chunked.loss == pytest.approx(unchunked.loss, rel=1e-6)
+    assert chunked.means["acc"] == pytest.approx(unchunked.means["acc"], abs=1e-9)
+    assert lm_module.expected_calibration_error(module, chunks) == \
+        pytest.approx(lm_module.expected_calibration_error(module, whole), abs=1e-6)
+    # Lightning's validation loop over the chunks: its means weighted by the chunks' sizes
+    logged = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False,
+                       accelerator="cpu").validate(module, datamodule=data, verbose=False)[0]
+    assert logged["val_loss"] == pytest.approx(unchunked.loss, rel=1e-5)
+    assert logged["val_acc"] == pytest.approx(unchunked.means["acc"], abs=1e-6)

@@ -123,8 +123,13 @@ class Task:
 
     def datamodule(self, shuffle_seed: int = 0, batch_size: int | None = None) -> "TensorDataModule":
         self.check_data()
-        return TensorDataModule(*self.cached_splits(), batch_size=int(batch_size or self.batch_size),
-                                shuffle_seed=shuffle_seed, extra=self._extra_splits)
+        batch_size = int(batch_size or self.batch_size)
+        return TensorDataModule(*self.cached_splits(), batch_size=batch_size, shuffle_seed=shuffle_seed,
+                                extra=self._extra_splits, eval_batch_size=self.eval_batch_size(batch_size))
+
+    def eval_batch_size(self, batch_size: int) -> int:
+        """Examples per batch of the evaluation splits: at least 256 (fewer, larger batches)."""
+        return max(int(batch_size), 256)
 
     def _subset(self, splits):
         """The splits restricted to class_subset's classes, relabelled 0, 1, ... in its order."""
@@ -271,11 +276,13 @@ class TensorDataModule(L.LightningDataModule):
     up, after a fork server's fork: the server itself never touches the GPU); batches sliced
     there; training order from a seeded generator."""
 
-    def __init__(self, train, val, test, batch_size: int, shuffle_seed: int, extra: dict | None = None):
+    def __init__(self, train, val, test, batch_size: int, shuffle_seed: int, eval_batch_size: int,
+                 extra: dict | None = None):
         super().__init__()
         self.splits = {"train": tuple(train), "val": tuple(val), "test": tuple(test),
                        **{k: tuple(v) for k, v in (extra or {}).items()}}
         self.batch_size = batch_size
+        self.eval_batch_size = int(eval_batch_size)  # Task.eval_batch_size
         self.generator = torch.Generator().manual_seed(shuffle_seed)
 
     def setup(self, stage=None):
@@ -286,14 +293,14 @@ class TensorDataModule(L.LightningDataModule):
         return Batches(*self.splits["train"], self.batch_size, self.generator)
 
     def val_dataloader(self):
-        return Batches(*self.splits["val"], max(self.batch_size, 256))
+        return Batches(*self.splits["val"], self.eval_batch_size)
 
     def test_dataloader(self):
-        return Batches(*self.splits["test"], max(self.batch_size, 256))
+        return Batches(*self.splits["test"], self.eval_batch_size)
 
     def extra_dataloaders(self) -> dict:
         """Loaders of the task's further evaluation splits (an OOD split), in order."""
-        return {k: Batches(*v, max(self.batch_size, 256)) for k, v in self.splits.items()
+        return {k: Batches(*v, self.eval_batch_size) for k, v in self.splits.items()
                 if k not in ("train", "val", "test")}
 
     def state_dict(self):

@@ -35,6 +35,10 @@ from ohgw.tasks.corpora import check_python_docs, check_wikitext, read_corpus
 EOS = "<|endoftext|>"
 ATTENTION = "ohgw_eager"
 ECE_BINS, ECE_TOP = 15, 10
+# Logits per evaluation batch, at most: an evaluation batch holds them (bf16), their float32
+# upcast and the log-softmax, ~10 bytes each, so ~1.3 GB. GPT-2 small at 1024 tokens has 51 M
+# logits per block: 256 blocks at once would be ~130 GB, 2 blocks ~1 GB.
+EVAL_LOGITS = 2 ** 27
 
 
 class LMTask(Task):
@@ -100,6 +104,11 @@ class LMTask(Task):
                   for k, s in streams.items()}
         pairs = {k: as_tensors((b[:, :-1], b[:, 1:]))[0] for k, b in blocks.items()}
         return (pairs["train"], pairs["val"], pairs["test"]), {"ood": pairs["ood"]}
+
+    def eval_batch_size(self, batch_size: int) -> int:
+        """Blocks per evaluation batch: the default's, fewer where their logits (blocks x seq_len
+        x vocabulary) would pass EVAL_LOGITS: the evaluation runs in chunks that fit."""
+        return max(1, min(super().eval_batch_size(batch_size), EVAL_LOGITS // (self.seq_len * self.vocab_size)))
 
     def _blocks(self, stream: np.ndarray, limit: int | None) -> np.ndarray:
         n = len(stream) // (self.seq_len + 1)

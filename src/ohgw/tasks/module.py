@@ -21,6 +21,12 @@ class Diverged(RuntimeError):
     """Training loss became NaN or infinite."""
 
 
+# Steps between checks that the training loss is finite: a check makes the CPU wait for the
+# GPU, so it is made every this many steps and at the epoch's last step, not at every step
+# (a loss summed over the steps is non-finite if any of them was).
+FINITE_CHECK_EVERY = 50
+
+
 class Evaluation(NamedTuple):
     loss: float
     means: dict  # per example (token of sequences): the loss kind's totals ({"acc": accuracy} ...)
@@ -46,6 +52,8 @@ class HyperModule(L.LightningModule):
         # F1) from the pass that computes val_acc, instead of a second pass
         self.keep_predictions = keep_predictions
         self.val_predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._unchecked = None  # the training losses summed since the last finite check (a tensor)
+        self._unchecked_from = 0
         dropout.set_rates(self.net, self.hp)
 
     @property
@@ -68,11 +76,24 @@ class HyperModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = training_loss(self, x, y, self.hp)
-        if not torch.isfinite(loss):
-            raise Diverged(f"training loss is {loss.item()} at epoch {self.current_epoch + 1}, "
-                           f"step {batch_idx}")
+        self._check_finite(loss, batch_idx)
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss
+
+    def _check_finite(self, loss, batch_idx: int) -> None:
+        """Raise Diverged if a training loss since the last check was NaN or infinite: checked
+        every FINITE_CHECK_EVERY steps and at the epoch's last step (before its report)."""
+        if self._unchecked is None or batch_idx == 0:
+            self._unchecked, self._unchecked_from = loss.detach(), batch_idx
+        else:
+            self._unchecked = self._unchecked + loss.detach()
+        last = batch_idx + 1 >= self.trainer.num_training_batches
+        if (batch_idx + 1 - self._unchecked_from) % FINITE_CHECK_EVERY and not last:
+            return
+        total, self._unchecked = self._unchecked, None
+        if not torch.isfinite(total):
+            raise Diverged(f"training loss is {total.item()} in steps {self._unchecked_from}-{batch_idx} "
+                           f"of epoch {self.current_epoch + 1}")
 
     def on_validation_epoch_start(self):
         self.val_predictions = []
