@@ -49,3 +49,27 @@ def test_diverging_trial_exits_with_its_own_status(tmp_path):
     code, reports, err = finish(start_trial(config, tmp_path / "3", epochs=2, log_lr=4.0))
     assert code == 3 and reports == []
     assert "diverged" in err
+
+
+def test_deterministic_trials_use_pytorchs_deterministic_algorithms_and_train_the_same_on_cpu(tmp_path, capsys):
+    import json
+
+    import torch
+
+    from ohgw.trial.main import main
+    from tests.helpers import trial_args
+
+    reports = {}
+    try:
+        for setting in ("false", "true"):
+            (tmp_path / setting).mkdir()
+            config = trial_config(tmp_path / setting, "task.max_epochs=1", f"deterministic={setting}")
+            assert main(trial_args(config, tmp_path / setting / "0", epochs=1)) == 0
+            # where PyTorch has no deterministic kernel (on a GPU) it warns instead of stopping the trial
+            assert torch.are_deterministic_algorithms_enabled() == (setting == "true")
+            assert torch.is_deterministic_algorithms_warn_only_enabled() == (setting == "true")
+            reports[setting] = json.loads(capsys.readouterr().out.split("[tune-metric]: ")[1])
+    finally:
+        torch.use_deterministic_algorithms(False)
+    for key in ("val_loss", "train_loss", "test_acc", "hg_log_lr"):  # CPU kernels are deterministic already
+        assert reports["true"][key] == reports["false"][key], key

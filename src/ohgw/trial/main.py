@@ -78,6 +78,10 @@ def main(argv=None, started_at: float | None = None, data_cache: dict | None = N
     trainer = L.Trainer(
         max_epochs=int(args["epochs"]), accelerator=cfg.runtime.accelerator, devices=1,
         precision=cfg.runtime.get("precision", "32-true"),
+        # deterministic algorithms where PyTorch has them; the ops without one warn and stay
+        # non-deterministic (Lightning's "warn": True would stop every trial on a GPU at
+        # nll_loss, adaptive pooling or grid_sample; docs/performance.md)
+        deterministic="warn" if cfg.get("deterministic", False) else None,
         logger=trial_logger(cfg.logger, trial_dir),
         # x, psi' logged before the report, which can get the trial stopped (killed)
         callbacks=[warmstart, LogHyperparameters(sampled, warmstart), reporter],
