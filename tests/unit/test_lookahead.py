@@ -129,11 +129,18 @@ def test_non_differentiable_hyperparameter_uses_finite_differences(digits64):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_hypergradient_on_cuda_matches_cpu(digits64):
+def test_hypergradient_on_cuda_matches_cpu_where_the_draws_agree(digits64):
+    """The augmentation draws its shifts and noise from each device's own generator. At
+    magnitude 0 the draws have no effect on the batch, so every other hyper-gradient must agree
+    with the CPU's; the magnitude's own depends on the draws: it is checked on CUDA against
+    CUDA's central differences (the same draws)."""
     module, train, val = digits64
+    hp = {**HP, "aug_magnitude": 0.0}
     torch.manual_seed(1)
-    cpu = hypergradient(module, train, val, {**HP, "aug_magnitude": 0.0})
-    cuda = hypergradient(module.cuda(), [t.cuda() for t in train], [t.cuda() for t in val],
-                         {**HP, "aug_magnitude": 0.0})
-    for name in cpu:
-        assert cuda[name] == pytest.approx(cpu[name], rel=1e-6, abs=1e-12)
+    cpu = hypergradient(module, train, val, hp)
+    on_cuda = module.cuda(), [t.cuda() for t in train], [t.cuda() for t in val]
+    torch.manual_seed(1)
+    cuda = hypergradient(*on_cuda, hp)
+    for name in set(cpu) - {"aug_magnitude"}:
+        assert cuda[name] == pytest.approx(cpu[name], rel=1e-6, abs=1e-12), name
+    assert_matches_finite_differences(*on_cuda, hp, "aug_magnitude", cuda["aug_magnitude"])
