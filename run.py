@@ -1,7 +1,10 @@
 """Hydra entry point: one replicate per job.
 
     python run.py                                      # digits, ASHA, OHGW, seed 0
-    python run.py scheduler=pasha warmstart=ohgw task=digits -m seed='range(8)'
+    python run.py scheduler=pasha warmstart=ohgw task=digits -m 'seed=range(8)'
+
+The command line is read before Hydra parses it (ohgw.tuner.command_line): -m may stand
+anywhere, and bad input is one line and exit status 2 before anything starts.
 """
 import sys
 from pathlib import Path
@@ -40,19 +43,25 @@ def main(cfg: DictConfig):
     return record.get("best_val")
 
 
-def refuse_unknown_options(argv: list[str]) -> None:
-    """An unknown config-group option is one line and exit status 2, like any bad input."""
-    from ohgw import CONF_DIR
+SWEEP_JOBS = None  # jobs of this command's sweep (the progress line's total); None where unknown
+
+
+def read_command_line(argv: list[str]) -> list[str]:
+    """The arguments as Hydra's parser takes them (options first); bad input is one line and
+    exit status 2, like any bad input."""
+    global SWEEP_JOBS
     from ohgw.errors import ConfigError
-    from ohgw.tuner.checks import check_group_options
+    from ohgw.tuner.command_line import read
 
     try:
-        check_group_options(argv, CONF_DIR)
+        line = read(argv)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    SWEEP_JOBS = len(line.jobs) or None
+    return line.argv
 
 
 if __name__ == "__main__":
-    refuse_unknown_options(sys.argv[1:])
+    sys.argv[1:] = read_command_line(sys.argv[1:])
     main()

@@ -1,4 +1,5 @@
 """Bad input is refused with one line and exit status 2 before anything is written."""
+import os
 import subprocess
 import sys
 
@@ -46,6 +47,16 @@ BAD_INPUTS = {
                               "WikiText-103 not found in /nonexistent/wikitext (no task.urls to download from)"),
     "planted control without a target": (["warmstart=planted", "task=tabular"],
                                           "warmstart.target: the planted control needs values to step toward"),
+    "seed that is not an integer": (["seed=abc"], "seed must be an integer >= 0, got 'abc'"),
+    "key that does not exist": (["budget.epoch=5"], "budget.epoch=5: no such key; did you mean budget.epochs?"),
+    # a trial trains with devices=1: a second GPU would sit idle
+    "several GPUs per trial": (["num_gpus_per_trial=2"], "num_gpus_per_trial=2: a trial trains on one GPU"),
+    "GPU positions that are not there": (["gpus_to_use=[5]"], "gpus_to_use=[5]"),  # on any machine with < 6 GPUs
+}
+# GPUs asked for where none is visible (CUDA_VISIBLE_DEVICES='' hides any the machine has)
+NO_GPU = {
+    "device=cuda": (["device=cuda"], "device=cuda but no CUDA device is visible (CUDA_VISIBLE_DEVICES='')"),
+    "gpus_to_use": (["gpus_to_use=[0]"], "gpus_to_use=[0] but no CUDA device is visible (CUDA_VISIBLE_DEVICES='')"),
 }
 
 
@@ -53,23 +64,34 @@ BAD_INPUTS = {
 def bad_runs(tmp_path_factory):
     """All bad-input runs of run.py, started at once (each pays the imports)."""
     runs = {}
-    for name, (overrides, _) in BAD_INPUTS.items():
+    for name, (overrides, _) in {**BAD_INPUTS, **NO_GPU}.items():
         out = tmp_path_factory.mktemp("bad")
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""} if name in NO_GPU else None
         proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *overrides,
-                                 f"hydra.run.dir={out}", f"rerun.root={out}"], cwd=ROOT,
+                                 f"hydra.run.dir={out}", f"rerun.root={out}"], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         runs[name] = (proc, out)
     return {name: (proc.communicate(timeout=300), proc.returncode, out)
             for name, (proc, out) in runs.items()}
 
 
-@pytest.mark.parametrize("case", BAD_INPUTS)
+@pytest.mark.parametrize("case", [*BAD_INPUTS, *NO_GPU])
 def test_bad_input_one_line_nonzero_exit_nothing_written(case, bad_runs):
     (stdout, stderr), code, out = bad_runs[case]
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert code == 2, stderr
-    assert len(errors) == 1 and BAD_INPUTS[case][1] in errors[0], stderr
+    assert len(errors) == 1 and {**BAD_INPUTS, **NO_GPU}[case][1] in errors[0], stderr
     assert not (out / "replicate.json").exists() and not (out / "results.csv").exists()
+
+
+@pytest.mark.parametrize("args, error", [
+    (["-m", "seed=0,1,abc"], "error: seed must be an integer >= 0, got 'abc'"),
+    (["warmstart=baseline,ohgw", "-m", "budget.epoch=5"], "error: budget.epoch=5: no such key; did you mean budget.epochs?"),
+])
+def test_a_sweep_with_a_bad_job_runs_none_of_its_jobs(args, error, tmp_path):
+    proc = run_cli(*args, f"hydra.sweep.dir={tmp_path / 'sweep'}", f"rerun.root={tmp_path}")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [error], proc.stderr
+    assert not any(tmp_path.iterdir())  # Hydra never started: not even the sweep's directory
 
 
 @pytest.mark.parametrize("args", [["scheduler=nope"], ["-m", "warmstart=baseline,nope", "seed=0,1"]])

@@ -33,8 +33,28 @@ def check_group_options(argv: list[str], conf_dir: Path) -> None:
                 raise ConfigError(f"{key}={option}: no such option; {key} is one of {', '.join(options)}")
 
 
+def check_seed(seed) -> None:
+    """The replicate seed: an integer >= 0 (trial seeds come from NumPy's SeedSequence of it)."""
+    if isinstance(seed, (bool, float)) or not str(seed).isdigit():
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+
+
+def check_gpus(gpus_to_use, num_gpus_per_trial) -> None:
+    """What can be said of the GPU settings on any machine (runtime checks them against the
+    GPUs that are there)."""
+    if gpus_to_use is not None and (not OmegaConf.is_list(gpus_to_use) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in gpus_to_use)):
+        raise ConfigError(f"gpus_to_use must be null or a list of GPU positions such as [0,2], got {gpus_to_use}")
+    if num_gpus_per_trial != 1:
+        # a trial trains on one device (Lightning's devices=1): further GPUs would sit idle
+        raise ConfigError(f"num_gpus_per_trial={num_gpus_per_trial}: a trial trains on one GPU; give a replicate more "
+                          "GPUs to run more trials at once (n_workers)")
+
+
 def check_early(cfg: DictConfig) -> None:
     """ConfigError on the first bad top-level, budget, task or warm-start setting."""
+    check_seed(cfg.seed)
+    check_gpus(cfg.gpus_to_use, cfg.num_gpus_per_trial)
     if cfg.device not in DEVICES:
         raise ConfigError(f"device must be auto, cpu or cuda, got {cfg.device!r}")
     if cfg.n_workers is not None and (int(cfg.n_workers) != cfg.n_workers or cfg.n_workers < 1):

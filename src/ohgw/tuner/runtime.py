@@ -20,8 +20,11 @@ def runtime(cfg: DictConfig) -> dict:
     gpus = torch.cuda.device_count()
     device = cfg.device
     if device == "cuda" and gpus == 0:
-        raise ConfigError("device=cuda but no CUDA device is visible")
+        raise ConfigError(f"device=cuda but no CUDA device is visible{cuda_visible_note()}")
     use_gpu = device == "cuda" or (device == "auto" and gpus > 0)
+    if not use_gpu and cfg.gpus_to_use is not None:  # asked for, and the trials would quietly run on CPU
+        raise ConfigError(f"gpus_to_use={list(cfg.gpus_to_use)} but " + (
+            "device=cpu" if device == "cpu" else f"no CUDA device is visible{cuda_visible_note()}"))
     plan = gpu_plan(visible_gpus(gpus), cfg.gpus_to_use, cfg.num_gpus_per_trial) if use_gpu else None
     n_workers = cfg.n_workers if cfg.n_workers is not None else (
         len(plan["gpus"]) // plan["num_gpus_per_trial"] if use_gpu else 2)
@@ -32,6 +35,12 @@ def runtime(cfg: DictConfig) -> dict:
             "threads_per_trial": max(1, usable_cpus() // int(n_workers)),
             "precision": trainer_precision(str(cfg.task.get("precision", "32")), use_gpu),
             "channels_last": bool(cfg.task.get("channels_last", False)) and use_gpu}
+
+
+def cuda_visible_note(env=os.environ) -> str:
+    """Where CUDA_VISIBLE_DEVICES hides every GPU, say so (a Slurm job without --gres)."""
+    inherited = env.get("CUDA_VISIBLE_DEVICES")
+    return "" if inherited is None else f" (CUDA_VISIBLE_DEVICES={inherited!r})"
 
 
 def trainer_precision(precision: str, use_gpu: bool) -> str:
