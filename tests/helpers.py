@@ -63,6 +63,22 @@ def edit_record(job_dir: Path, change) -> None:
     (job_dir / "replicate.json").write_text(json.dumps(record))
 
 
+def with_controls(runs: Path) -> None:
+    """RESULTS_V1 copied to `runs`, made a study with controls: tau lowered so that every seed reaches
+    it, and copies standing in for an A/A control (aa0, aa1: baseline seeds 0, 1) and a planted
+    positive control (planted0, planted1: ohgw seeds 0, 1), their role implied by their direction."""
+    import shutil
+
+    for job in ("0", "1", "2", "3"):
+        edit_record(runs / job, lambda r: r.update(tau=0.7))
+    for source, copy, direction in (("0", "aa0", "zero"), ("1", "aa1", "zero"),
+                                    ("2", "planted0", "planted"), ("3", "planted1", "planted")):
+        shutil.copytree(runs / source, runs / copy)
+        name = copy.rstrip("01")
+        edit_record(runs / copy, lambda r: (r.update(warmstart=name, eta_h=None),
+                                            r["config"]["warmstart"].update(direction=direction, name=name)))
+
+
 def refused(capsys, *args) -> str:
     """The one stderr line of a refused analysis (`python -m ohgw.analysis ARGS`): exit status 2."""
     from ohgw.analysis.__main__ import main

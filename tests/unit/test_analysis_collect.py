@@ -10,10 +10,12 @@ import pytest
 
 from ohgw.analysis.__main__ import main
 from ohgw.analysis.collect import AnalysisError, collect, task_label
+from ohgw.analysis.protocol import from_mapping, strategy
 from ohgw.analysis.tables import criteria_lines, measures, paired_table, summary_table
-from tests.helpers import RESULTS_V1, edit_record, refused
+from tests.helpers import RESULTS_V1, edit_record, refused, with_controls
 
 FIXTURES = RESULTS_V1
+STRATEGY = from_mapping(strategy(), "the strategy's defaults")
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def test_a_data_condition_is_its_own_comparison(runs, capsys):
         shutil.copytree(runs / job, runs / f"noisy{job}")
         edit_record(runs / f"noisy{job}", lambda r: r["config"]["task"].update(label_noise=0.1))
     collection = collect([runs])
-    paired = paired_table(collection, measures(collection))
+    paired = paired_table(collection, measures(collection), STRATEGY)
     assert paired[["task", "warmstart", "n_pairs"]].values.tolist() == [
         ["digits", "ohgw", 2], ["digits+label_noise=0.1", "ohgw", 2]]
     clean, noisy = paired.iloc[0], paired.iloc[1]
@@ -59,7 +61,7 @@ def test_a_data_condition_is_its_own_comparison(runs, capsys):
     shutil.rmtree(runs / "noisy0")
     shutil.rmtree(runs / "noisy1")
     collection = collect([runs])  # the noisy variant never falls back on the clean baseline
-    paired = paired_table(collection, measures(collection)).set_index("task")
+    paired = paired_table(collection, measures(collection), STRATEGY).set_index("task")
     assert paired.loc["digits+label_noise=0.1", "n_pairs"] == 0
     assert paired.loc["digits", "n_pairs"] == 2
     subset = {"task": "digits", "config": {"task": {"class_subset": [3, 1], "label_noise": 0.0}}}
@@ -76,11 +78,11 @@ def test_variant_without_baseline_is_reported_unpaired(runs):
     shutil.rmtree(runs / "1")
     collection = collect([runs])
     per_seed = measures(collection)
-    paired = paired_table(collection, per_seed)
+    paired = paired_table(collection, per_seed, STRATEGY)
     assert paired[["warmstart", "n_pairs", "note"]].values.tolist() == [
         ["ohgw", 0, "unpaired: no baseline replicate"]]
     assert summary_table(collection, per_seed)["warmstart"].tolist() == ["ohgw"]
-    assert criteria_lines(paired) == [
+    assert criteria_lines(paired, STRATEGY) == [
         "digits/asha: ohgw (eta_h=0.001) vs baseline: unpaired: no baseline replicate"]
 
 
@@ -88,7 +90,7 @@ def test_variant_of_another_task_gets_no_baseline(runs):
     for job in ("2", "3"):
         edit_record(runs / job, lambda r: r.update(task="digits_hard"))
     collection = collect([runs])
-    paired = paired_table(collection, measures(collection))
+    paired = paired_table(collection, measures(collection), STRATEGY)
     assert paired[["task", "n_pairs"]].values.tolist() == [["digits_hard", 0]]
 
 
@@ -162,7 +164,7 @@ def test_the_baseline_has_no_eta_h_and_pairs_with_every_eta_h(runs, capsys):
         edit_record(runs / job, lambda r: r.update(eta_h=3e-4))
     collection = collect([runs])
     assert {k.label() for k in collection.groups()} == {"baseline", "ohgw (eta_h=0.0003)"}
-    row = paired_table(collection, measures(collection)).iloc[0]
+    row = paired_table(collection, measures(collection), STRATEGY).iloc[0]
     assert (row["eta_h"], row["n_pairs"]) == (3e-4, 2)
     # version 1 recorded the baseline's unused eta_h: read as none, so these are one replicate
     shutil.copytree(runs / "0", runs / "0-eta")
@@ -173,14 +175,7 @@ def test_the_baseline_has_no_eta_h_and_pairs_with_every_eta_h(runs, capsys):
 def test_every_variant_is_set_beside_the_noise_floor_of_an_a_a_control(runs, capsys):
     """A/A copies of the baseline: the floor is exactly no change, each variant's effect against
     the A/A control is its effect against the baseline, and two seeds resolve nothing."""
-    for job in ("0", "1", "2", "3"):
-        edit_record(runs / job, lambda r: r.update(tau=0.7))  # every seed reaches it
-    for source, control, direction in (("0", "aa0", "zero"), ("1", "aa1", "zero"),
-                                       ("2", "planted0", "planted"), ("3", "planted1", "planted")):
-        shutil.copytree(runs / source, runs / control)
-        name = control.rstrip("01")
-        edit_record(runs / control, lambda r: (r.update(warmstart=name, eta_h=None),
-                                               r["config"]["warmstart"].update(direction=direction, name=name)))
+    with_controls(runs)
     assert main([str(runs)]) == 0
     printed = capsys.readouterr().out
     paired = pd.read_csv(runs / "analysis" / "paired.csv").set_index("warmstart")

@@ -58,7 +58,8 @@ def check_outputs(out: Path) -> None:
     md, html = (out / "report.md").read_text(), (out / "report.html").read_text()
     assert all(f"]({p.name})" in md for p in pngs)
     assert html.count("src='data:image/png;base64,") == len(pngs)  # self-contained
-    assert "Success criteria" in md and "T@tau (epochs) reduced" in md
+    assert "Success criteria" in md and "reduction: reduction_epochs >= 0.15 and Bonferroni p < 0.05" in md
+    assert md.rstrip("`\n").splitlines()[-1].startswith("  digits/asha: ohgw (eta_h=0.001): ")  # ends with the verdict
 
 
 def test_fixture_replicates_analysed(tmp_path, capsys):
@@ -73,14 +74,18 @@ def test_fixture_replicates_analysed(tmp_path, capsys):
     paired = pd.read_csv(out / "paired.csv").iloc[0]
     assert (paired["warmstart"], paired["n_pairs"]) == ("ohgw", 2)
     assert math.isnan(paired["reduction_epochs"])  # the baseline's median is censored
-    assert paired["p_bonf_epochs"] == min(1.0, paired["p_epochs"] * 3)  # 3 units x 1 comparison
+    # the strategy's family: the primary unit's (epochs) test of each treatment; one here
+    assert paired["p_bonf_epochs"] == min(1.0, paired["p_epochs"] * 1) and paired["in_family"]
+    assert "p_bonf_wallclock_s" not in paired  # other units are reported, not judged
     hyper = pd.read_csv(out / "hyperparams.csv").set_index("hyperparameter")
     assert set(hyper.index) == {"log_lr", "log_wd", "momentum", "label_smoothing", "aug_magnitude"}
     assert hyper.loc["momentum", "mean_shift"] == 0.0  # dF/dmomentum is 0 for one step
     assert hyper.loc["log_lr", "mean_abs_shift"] > 0
     printed = capsys.readouterr().out
     assert "digits/asha: ohgw (eta_h=0.001) vs baseline, 2 paired seeds" in printed
-    assert "[PASS] extra compute <= 5%" in printed
+    assert "[PASS] compute: extra_device_pct <= 5: 1.64%" in printed
+    assert "Study verdict: every criterion holds in 0 of 1 tuples (0%); the protocol asks for at least 75%: " \
+           "NOT MET" in printed
 
 
 @pytest.mark.slow
@@ -113,5 +118,5 @@ def test_callback_never_fails_a_finished_multirun(tmp_path, capsys):
     callback.on_multirun_end(config)  # no replicate below: the analysis refuses
     callback.on_job_end(config, job_return=None)  # no trial config: no summary run, silently
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"warning: analysis of {tmp_path} failed (AnalysisError: no")
+    assert len(err) == 1 and err[0].startswith(f"warning: analysis of {tmp_path} failed (RecordsError: no")
     assert not (tmp_path / "analysis").exists()

@@ -13,7 +13,8 @@ import pytest
 
 from ohgw.analysis.__main__ import main
 from ohgw.analysis.collect import collect
-from ohgw.analysis.metrics import ITERATIONS, progress, replicate_measures
+from ohgw.analysis.measures import replicate_measures
+from ohgw.analysis.metrics import ITERATIONS, progress
 from ohgw.analysis.searchers import comparisons, reference_of, searchers_table
 from ohgw.analysis.tables import measures
 from tests.helpers import ROOT, edit_record, refused

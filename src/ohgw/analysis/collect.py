@@ -18,8 +18,13 @@ import numpy as np
 
 from ohgw.results import records
 from ohgw.results.records import CONDITION_SETTINGS, task_label  # noqa: F401 - the analysis's names for them
+from ohgw.warmstart.variants import ROLES
 
-BASELINE = "baseline"
+# what each variant is to the study (its config's warmstart.role, recorded in replicate.json)
+BASELINE, FLOOR, POSITIVE_CONTROL, CONTROL, TREATMENT = ROLES
+# records written before roles were recorded: the role their variant's direction implies
+ROLE_OF_DIRECTION = {"none": BASELINE, "zero": FLOOR, "planted": POSITIVE_CONTROL, "random": CONTROL,
+                     "hypergradient": TREATMENT}
 
 # input the analysis refuses: the records' reader's refusals, and its own
 AnalysisError = records.RecordsError
@@ -45,9 +50,12 @@ class Replicate(records.Replicate):
         return GroupKey(task_label(r), r["scheduler"], r["warmstart"], None if r["eta_h"] is None else float(r["eta_h"]))
 
     @property
-    def direction(self) -> str:
-        """The variant's kind (none, hypergradient, random, zero, planted) from its config."""
-        return self.record.get("config", {}).get("warmstart", {}).get("direction", "")
+    def role(self) -> str:
+        """What the variant is to the study, as its record says; for a record without one, what its
+        config's direction implies."""
+        if self.record.get("role"):
+            return self.record["role"]
+        return ROLE_OF_DIRECTION.get(self.record.get("config", {}).get("warmstart", {}).get("direction"), TREATMENT)
 
 
 @dataclass
@@ -63,17 +71,21 @@ class Collection:
             out.setdefault(rep.key, []).append(rep)
         return out
 
+    def role(self, key: GroupKey) -> str:
+        """The variant's role (its replicates share their config but for the seed)."""
+        return self.groups()[key][0].role
+
     def baseline_of(self, key: GroupKey) -> GroupKey | None:
         """The baseline a variant is paired with: the one of the same task and scheduler (of
         the same eta_h where older records gave baselines one)."""
-        bases = [k for k in self.groups() if k.warmstart == BASELINE
+        bases = [k for k in self.groups() if self.role(k) == BASELINE
                  and (k.task, k.scheduler) == (key.task, key.scheduler)]
         exact = [k for k in bases if k.eta_h == key.eta_h]
         return exact[0] if exact else bases[0] if len(bases) == 1 else None
 
     def floor_of(self, key: GroupKey) -> GroupKey | None:
-        """The A/A control (warm-start direction `zero`) of the same task and scheduler."""
-        floors = [k for k, reps in self.groups().items() if reps[0].direction == "zero"
+        """The A/A control (role floor) of the same task and scheduler."""
+        floors = [k for k in self.groups() if self.role(k) == FLOOR
                   and (k.task, k.scheduler) == (key.task, key.scheduler)]
         return floors[0] if len(floors) == 1 else None
 

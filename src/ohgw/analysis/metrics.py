@@ -1,12 +1,22 @@
-"""Per-replicate measures: the best-so-far curve in three units of cost (and in trials started),
-the time until it first reaches tau (inf = censored, never reached), AUC, final scores, warm-start
-overhead."""
+"""The primitives of the per-replicate measures (ohgw.analysis.measures holds the registry): the
+best-so-far curve in three units of cost (and in trials started), the time until it first reaches tau
+(inf = censored, never reached), AUC, warm-start overhead, the rung levels a scheduler used."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pandas as pd
+
+from ohgw.results.contract import ROW
+
+
+def row_column(name: str) -> str:
+    """A results.csv column by the contract's name for it: a KeyError at import if it defines none."""
+    return ROW[name].name
+
+
+TRIAL_ID, EPOCH, WALLCLOCK, ELAPSED = (row_column(n) for n in ("trial_id", "epoch", "wallclock_s", "elapsed_s"))
 
 UNITS = ("wallclock_s", "device_s", "epochs")
 # Trials started: the searcher's own cost measure (how many configurations it proposed). Not one
@@ -16,28 +26,33 @@ UNIT_LABELS = {"wallclock_s": "wall-clock (s)", "device_s": "device-seconds (s)"
                "epochs": "epochs consumed", ITERATIONS: "trials started"}
 
 
+def device_seconds(rows: pd.DataFrame) -> pd.Series:
+    """Device-seconds spent by each row, rows in arrival order: the analysis's one definition. Each
+    trial's cumulative process time (elapsed_s, start-up included, across pauses) grows by this much
+    since its previous report; summed over rows it is the trials' process time."""
+    elapsed = rows[ELAPSED].astype(float)
+    return elapsed - elapsed.groupby(rows[TRIAL_ID]).shift(fill_value=0.0)
+
+
 def progress(results: pd.DataFrame, record: dict) -> pd.DataFrame:
     """One row per reported epoch in arrival order with the cost spent so far in each unit,
     the score (the record's metric), its test counterpart and the best-so-far score.
-    Device-seconds add each trial's increase of its cumulative process time (elapsed_s)
-    since its previous report; iterations count the distinct trials seen so far (a trial counts
-    as started from its first report: results.csv has no row before it)."""
+    Iterations count the distinct trials seen so far (a trial counts as started from its first
+    report: results.csv has no row before it)."""
     rows = arrival_order(results)
-    elapsed = rows["elapsed_s"].astype(float)
-    increment = elapsed - elapsed.groupby(rows["trial_id"]).shift(fill_value=0.0)
     score = rows[record["metric"]].astype(float)
     best = score.cummax() if record["mode"] == "max" else score.cummin()
-    return pd.DataFrame({"trial_id": rows["trial_id"], "epoch": rows["epoch"],
+    return pd.DataFrame({"trial_id": rows[TRIAL_ID], "epoch": rows[EPOCH],
                          "score": score, "test": rows[record["test_metric"]].astype(float),
-                         "wallclock_s": rows["wallclock_s"].astype(float),
-                         "device_s": increment.cumsum(), "epochs": np.arange(1, len(rows) + 1),
-                         ITERATIONS: (~rows["trial_id"].duplicated()).cumsum().to_numpy(),
+                         "wallclock_s": rows[WALLCLOCK].astype(float),
+                         "device_s": device_seconds(rows).cumsum(), "epochs": np.arange(1, len(rows) + 1),
+                         ITERATIONS: (~rows[TRIAL_ID].duplicated()).cumsum().to_numpy(),
                          "best": best})
 
 
 def arrival_order(results: pd.DataFrame) -> pd.DataFrame:
     """results.csv's rows in the order they reached the tuner, indexed 0.. like progress()."""
-    return results.sort_values("wallclock_s", kind="stable").reset_index(drop=True)
+    return results.sort_values(WALLCLOCK, kind="stable").reset_index(drop=True)
 
 
 # A classifier's macro scores on the test split (ohgw.trial.class_scores), reported for the best trial
@@ -69,7 +84,23 @@ def auc_epochs(best: pd.Series) -> float:
 
 def trials(results: pd.DataFrame) -> pd.DataFrame:
     """One row per trial (its last report: every warm-start field is final there)."""
-    return results.sort_values("wallclock_s", kind="stable").groupby("trial_id").tail(1).set_index("trial_id")
+    return results.sort_values(WALLCLOCK, kind="stable").groupby(TRIAL_ID).tail(1).set_index(TRIAL_ID)
+
+
+def rung_levels(record: dict) -> list[int] | None:
+    """The rung levels (epochs) at which the scheduler decided, as the record says (`rung_levels`;
+    None: a scheduler without rungs). A record written before it recorded them: the levels its task's
+    rungs settings imply, grace_period times powers of reduction_factor up to max_epochs."""
+    if "rung_levels" in record:
+        return None if record["rung_levels"] is None else [int(level) for level in record["rung_levels"]]
+    task_cfg = record.get("config", {}).get("task", {})
+    rungs_cfg = task_cfg.get("rungs", {})
+    grace, factor = rungs_cfg.get("grace_period", 1), rungs_cfg.get("reduction_factor", 3)
+    levels = []
+    while grace <= task_cfg.get("max_epochs", grace):
+        levels.append(grace)
+        grace *= factor
+    return levels
 
 
 def overhead(results: pd.DataFrame, device_s: float) -> dict[str, float]:
@@ -92,31 +123,6 @@ def overhead(results: pd.DataFrame, device_s: float) -> dict[str, float]:
             # FLOPs of one trial's warm-start in units of one training step
             "ws_step_equiv": float((per_trial["ws_flops"] / per_trial["step_flops"]).mean()),
             "peak_mem_ratio": peak / step_peak if step_peak > 0 else math.nan}
-
-
-def replicate_measures(rep) -> dict:
-    """Everything summary.csv aggregates over seeds, for one replicate."""
-    r = rep.record
-    prog = progress(rep.results, r)
-    t = time_to_target(prog, float(r["tau"]), r["mode"], (*UNITS, ITERATIONS))
-    if prog.empty:
-        best_val = test_of_best = math.nan
-    else:
-        best_row = prog.loc[prog["score"].idxmax() if r["mode"] == "max" else prog["score"].idxmin()]
-        best_val, test_of_best = float(best_row["score"]), float(best_row["test"])
-    device_s = float(prog["device_s"].iloc[-1]) if len(prog) else 0.0
-    extra = {}
-    if "ood_ppl" in rep.results and not prog.empty:  # language models: drift, and the best trial's calibration
-        extra["best_ood_ppl"] = float(rep.results["ood_ppl"].min())
-        extra["ece_of_best"] = float(trials(rep.results).loc[best_row["trial_id"], "val_ece_top10"])
-    if all(c in rep.results for c in CLASS_SCORES) and not prog.empty:  # the best report's macro scores
-        best_report = arrival_order(rep.results).loc[best_row.name]
-        extra.update({f"{c}_of_best": float(best_report[c]) for c in CLASS_SCORES})
-    return {"seed": rep.seed, **extra, **{f"t_{u}": t[u] for u in t}, "best_val": best_val,
-            "test_of_best": test_of_best, "auc_epochs": auc_epochs(prog["best"]),
-            "device_s": device_s, "epochs_used": len(prog),
-            "wallclock_used_s": float(prog["wallclock_s"].iloc[-1]) if len(prog) else 0.0,
-            **overhead(rep.results, device_s)}
 
 
 def quantile(values, q: float) -> float:

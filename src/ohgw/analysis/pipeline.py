@@ -10,6 +10,7 @@ from pathlib import Path
 from ohgw.analysis import plots, report
 from ohgw.analysis.collect import collect
 from ohgw.analysis.searchers import DEFAULT_MARGIN, comparisons, searcher_lines, searchers_table
+from ohgw.analysis.protocol import protocol_of, verdict_lines
 from ohgw.analysis.tables import (criteria_lines, hyperparams_table, measures, paired_table,
                                   steps_table, summary_table)
 from ohgw.analysis.trust import floor_lines
@@ -25,13 +26,15 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float
     a failure leaves no half-written analysis that looks valid."""
     collection = collect(dirs)
     out = Path(out) if out is not None else Path(dirs[0]) / OUT_DIR
+    protocol = protocol_of(collection)
     per_seed = measures(collection)
     summary = summary_table(collection, per_seed)
-    paired = paired_table(collection, per_seed)
+    paired = paired_table(collection, per_seed, protocol)
     hyper = hyperparams_table(collection)
     steps = steps_table(collection)
-    criteria = criteria_lines(paired)
-    trust = floor_lines(paired, steps)
+    criteria = criteria_lines(paired, protocol)
+    trust = floor_lines(paired, steps, protocol.primary_unit)
+    verdict = verdict_lines(paired, protocol)
     comps = comparisons(collection, per_seed, margin)  # none unless a sweep varied the scheduler
     searchers = searchers_table(collection, per_seed, comps)
     searcher_text = searcher_lines(searchers)
@@ -41,23 +44,29 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float
         pngs = plots.plot_all(collection, per_seed, staging)
         searcher_pngs = plots.plot_searchers(collection, comps, staging)
         generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        blocks = report.build(collection, summary, paired, hyper, steps, criteria, trust,
-                              [out / p.name for p in pngs], generated,
+        tables = {"summary.csv": summary, "paired.csv": paired, "hyperparams.csv": hyper, "steps.csv": steps,
+                  "searchers.csv": searchers}
+        written = {name: frame for name, frame in tables.items() if name != "searchers.csv" or len(frame)}
+        blocks = report.build(collection, {"summary": summary, "paired": paired, "steps": steps, "hyperparams": hyper,
+                                           "files": list(written)},
+                              {"protocol": protocol.lines(paired.attrs.get("m"), paired.attrs.get("found")),
+                               "trust": trust, "criteria": criteria, "verdict": verdict},
+                              protocol, [out / p.name for p in pngs], generated,
                               report.searcher_blocks(searchers, searcher_text, [out / p.name for p in searcher_pngs]))
         html = report.to_html([(b[0], staging / b[1].name, *b[2:]) if b[0] == "img" else b for b in blocks])
         for png in pngs + searcher_pngs:
             os.replace(png, out / png.name)
-        tables = [("summary.csv", summary), ("paired.csv", paired), ("hyperparams.csv", hyper), ("steps.csv", steps)]
-        for name, frame in tables + ([("searchers.csv", searchers)] if len(searchers) else []):
-            atomic_write_text(out / name, frame.to_csv(index=False))
-        if searchers.empty:  # an earlier analysis's table would claim a comparison this one has not
-            (out / "searchers.csv").unlink(missing_ok=True)
+        for name, frame in tables.items():
+            if name in written:
+                atomic_write_text(out / name, frame.to_csv(index=False))
+            else:  # an earlier analysis's table would claim what this one has not
+                (out / name).unlink(missing_ok=True)
         atomic_write_text(out / "report.md", report.to_markdown(blocks))
         atomic_write_text(out / "report.html", html)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     for path, why in collection.excluded:
         print(f"excluded {path}: {why}")
-    print("\n".join(trust + criteria + searcher_text))
+    print("\n".join(trust + criteria + searcher_text + verdict))
     print(f"analysis of {len(collection.replicates)} replicate(s) written to {out}")
     return out

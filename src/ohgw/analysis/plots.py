@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate  # noqa: E402
-from ohgw.analysis.metrics import ITERATIONS, UNIT_LABELS, UNITS, progress, trials  # noqa: E402
+from ohgw.analysis.metrics import ITERATIONS, UNIT_LABELS, UNITS, progress, rung_levels, trials  # noqa: E402
 from ohgw.analysis.tables import search_space, trial_benefit  # noqa: E402
 from ohgw.results.contract import ADJUSTED, SAMPLED, column  # noqa: E402
 
@@ -25,7 +25,7 @@ def plot_all(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], out
     files = []
     for (task, scheduler), groups in blocks(collection).items():
         stem = f"{task}_{scheduler}"
-        colours = {k: ("black" if k.warmstart == BASELINE else f"C{i}") for i, k in enumerate(groups)}
+        colours = {k: ("black" if _is_baseline(groups, k) else f"C{i}") for i, k in enumerate(groups)}
         for name, draw in (("best_so_far", best_so_far), ("t_tau", t_tau_dots), ("survival", survival),
                            ("hypergradient_benefit", hypergradient_benefit),
                            ("hyperparameters", hyperparameters), ("eta_sensitivity", eta_sensitivity),
@@ -82,9 +82,17 @@ def plot_searchers(collection: Collection, comps: list, out: Path) -> list[Path]
 def blocks(collection: Collection) -> dict[tuple[str, str], dict[GroupKey, list[Replicate]]]:
     """Groups per (task, scheduler), baseline first."""
     out: dict = {}
-    for key, reps in sorted(collection.groups().items(), key=lambda kv: (kv[0].warmstart != BASELINE, kv[0])):
+    for key, reps in sorted(collection.groups().items(), key=lambda kv: (kv[1][0].role != BASELINE, kv[0])):
         out.setdefault((key.task, key.scheduler), {})[key] = reps
     return out
+
+
+def _is_baseline(groups, key) -> bool:
+    return groups[key][0].role == BASELINE
+
+
+def _baseline(groups) -> GroupKey | None:
+    return next((k for k in groups if _is_baseline(groups, k)), None)
 
 
 def _band(ax, x, curves: np.ndarray, colour, label):
@@ -128,7 +136,7 @@ def _step_at(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
 def t_tau_dots(groups, per_seed, colours):
     fig, axes = plt.subplots(1, len(UNITS), figsize=(4.2 * len(UNITS), 4.2), layout="constrained")
     keys = list(groups)
-    base = next((k for k in keys if k.warmstart == BASELINE), None)
+    base = _baseline(groups)
     for ax, unit in zip(axes, UNITS):
         values = pd.DataFrame({k: per_seed[k][f"t_{unit}"] for k in keys})  # seeds x variants
         finite = values.to_numpy()[np.isfinite(values.to_numpy())]
@@ -157,13 +165,12 @@ def t_tau_dots(groups, per_seed, colours):
 
 
 def survival(groups, per_seed, colours):
-    task_cfg = next(iter(groups.values()))[0].record.get("config", {}).get("task", {})
-    rungs_cfg = task_cfg.get("rungs", {})
-    grace, factor = rungs_cfg.get("grace_period", 1), rungs_cfg.get("reduction_factor", 3)
-    levels = []
-    while grace <= task_cfg.get("max_epochs", grace):
-        levels.append(grace)
-        grace *= factor
+    """The share of trials that reached each rung level the scheduler used (all replicates' levels);
+    nothing for a scheduler without rungs."""
+    used = [rung_levels(r.record) for reps in groups.values() for r in reps]
+    if any(levels is None for levels in used):
+        return None
+    levels = sorted(set().union(*used))
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     width = 0.8 / len(groups)
     for j, (key, reps) in enumerate(groups.items()):
@@ -181,7 +188,7 @@ def survival(groups, per_seed, colours):
 
 
 def hypergradient_benefit(groups, per_seed, colours):
-    base = next((k for k in groups if k.warmstart == BASELINE), None)
+    base = _baseline(groups)
     if base is None:
         return None
     base_reps = {r.seed: r for r in groups[base]}
@@ -235,7 +242,7 @@ def eta_sensitivity(groups, per_seed, colours):
     1 - T_variant / T_baseline (censored times left out), against log10 eta_h, with a LOESS fit."""
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
-    base = next((k for k in groups if k.warmstart == BASELINE), None)
+    base = _baseline(groups)
     by_name: dict = {}
     for k in groups:
         if k != base and k.eta_h is not None:

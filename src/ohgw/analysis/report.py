@@ -9,57 +9,56 @@ from pathlib import Path
 
 import pandas as pd
 
-from ohgw.analysis.metrics import UNITS
+from ohgw.analysis import measures
+from ohgw.analysis.measures import per
 
 # A block: ("h1"|"h2"|"p"|"pre", text) | ("table", DataFrame) | ("img", path, caption)
 Block = tuple
 
-DEFINITIONS = """\
-- **T@tau**: cost spent when the best-so-far validation score of the replicate first reaches the task's
-  target tau, in wall-clock seconds of the tuner, device-seconds (summed over trial processes, start-up
-  included) and epochs consumed (one reported epoch = one epoch). A replicate that never reaches tau is
-  *censored* (shown as inf): it counts as slower than any replicate that did.
+CONCEPTS = """\
+- **T@tau**: the cost spent when the best-so-far validation score of a replicate first reaches the task's
+  target tau; a replicate that never reaches it is *censored* (inf): the Wilcoxon test and the medians count
+  it as slower than any replicate that did; its spread counts it at the cost its replicate consumed.
 - **median, IQR**: over seeds; a quantile that falls on a censored replicate is inf.
-- **reduction**: 1 - median(variant) / median(baseline) over the seeds both have (positive = faster).
-- **p**: two-sided paired Wilcoxon signed-rank test over seeds (censored times ranked worse than every
-  reached time); **p_bonf**: Bonferroni-corrected over all tests in the paired table.
-- **test_f1_of_best** (classifiers): macro F1 on the test split of the best validation report (precision
-  and recall beside it in summary.csv).
-- **AUC**: mean best-so-far score after each epoch consumed (area under the best-so-far curve per epoch).
-- **CI**: 95% percentile bootstrap interval of the reduction, resampling seed pairs (4000 resamples,
-  fixed seed); **hl_reduction**: 1 - exp(Hodges-Lehmann estimate of the paired log(T_variant/T_baseline)),
-  with its exact 95% interval from the signed-rank distribution, over the pairs where both reached tau.
-- **noise floor**: the A/A control's reduction against the baseline (warm-start `aa`: the same computation
-  as OHGW, then no step); **vs floor**: the variant's reduction against the A/A control over the seeds all
-  three share, its interval and paired Wilcoxon p (Bonferroni over the vs-floor tests). A variant is
-  *faster than the floor* when that interval lies above 0 and the corrected p is below 0.05, *slower* when
-  the interval lies below 0 (same test), else *within the floor*.
-- **power**: seeds a 15% reduction would need at the table's Bonferroni-corrected alpha with power 0.8,
-  from the observed standard deviation of the paired log-ratios (normal approximation refined once with t
-  quantiles, over the Wilcoxon test's efficiency 3/pi).
+- **p_bonf_<unit>** (the primary unit): the protocol's Bonferroni correction, min(1, p x m), for the rows of
+  its family only (**in_family**); other rows and units give their uncorrected p.
+- **crit_<name>**: whether the protocol's criterion holds (empty where it does not apply: other data, or a
+  significance asked of a row outside the family); **meets_all**: a family row in which every applicable
+  criterion holds; the study verdict counts them among the treatments' rows.
+- **noise floor verdict**: a variant is *faster than the floor* when its interval against the A/A control
+  lies above 0 and the corrected p (Bonferroni over every variant's test against the A/A control in the
+  primary unit) is below alpha, *slower* when the interval lies below 0 (same test), else *within the floor*.
+- **seeds_needed_<unit>**: seeds a 15% reduction would need at the family's corrected alpha with power 0.8,
+  from the observed spread of the paired log-ratios (normal approximation refined once with t quantiles, over
+  the Wilcoxon test's efficiency 3/pi).
 - **steps**: mean |psi' - x| per hyperparameter on the search-space scale, and the fraction of trials whose
   learning rate the warm-start moved down (short horizons bias it downwards).
-- **extra compute**: warm-start seconds as % of the replicate's device-seconds, and % of training FLOPs;
-  **ws_step_equiv**: FLOPs of one trial's warm-start in units of one training step;
-  **peak memory ratio**: a hyper-step's peak memory over a normal training step's peak;
-  **trial peak ratio**: the criterion's measure: a trial process's peak memory (CUDA max-allocated, or the
-  peak resident set on CPU) after its first epoch over the paired baseline trial's, median over trials.
-- **std ratio**: seed-wise std of T@tau, variant over baseline (undefined when a seed is censored).
 - **KL**: KL(adjusted psi' || sampled x) in nats between 10-bin histograms on the search-space bounds
   (0.5 pseudo-counts per bin)."""
 
-SUMMARY_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "tau", "n_seeds", "n_censored",
-                   *[f"t_{u}_median" for u in UNITS], "t_epochs_q25", "t_epochs_q75", "t_epochs_std",
-                   "best_val_median", "test_of_best_median", "auc_epochs_median",
-                   "ws_device_pct_median", "ws_step_equiv_median", "peak_mem_ratio_median",
-                   "best_ood_ppl_median", "ece_of_best_median", "test_f1_of_best_median"]
-PAIRED_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_pairs",
-                  *[c for u in UNITS for c in (f"reduction_{u}", f"reduction_{u}_low", f"reduction_{u}_high",
-                                               f"p_bonf_{u}")],
-                  "final_val_change_rel", "extra_device_pct", "trial_peak_ratio", "peak_mem_ratio", "note"]
-FLOOR_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "n_floor_pairs",
-                 *[c for u in UNITS for c in (f"floor_{u}", f"vs_floor_{u}", f"vs_floor_{u}_low", f"vs_floor_{u}_high",
-                                              f"p_bonf_vs_floor_{u}", f"spread_{u}", f"seeds_needed_{u}")]]
+KEY_COLUMNS = ["task", "scheduler", "warmstart", "eta_h", "role"]
+
+
+def summary_columns(summary: pd.DataFrame) -> list[str]:
+    return [c for c in [*KEY_COLUMNS, "tau", "n_seeds", "n_censored"] if c in summary] + \
+        measures.shown(measures.REPLICATE, summary.columns)
+
+
+def paired_columns(paired: pd.DataFrame, unit: str) -> list[str]:
+    judged = [per("p", unit), per("p_bonf", unit), *(c for c in paired if c.startswith("crit_")), "meets_all"]
+    return [c for c in [*KEY_COLUMNS, "n_pairs", "in_family"] if c in paired] + \
+        measures.shown(measures.PAIRED, paired.columns) + [c for c in [*judged, "note"] if c in paired]
+
+
+def floor_columns(paired: pd.DataFrame, unit: str) -> list[str]:
+    names = ["n_floor_pairs", *(per(base, unit) for base in ("floor", "vs_floor")),
+             *measures.bounds(per("vs_floor", unit)),
+             *(per(base, unit) for base in ("p_bonf_vs_floor", "floor_verdict", "spread", "seeds_needed"))]
+    return [c for c in KEY_COLUMNS if c in paired] + [c for c in names if c in paired]
+
+
+def definitions() -> str:
+    return CONCEPTS + "\n" + "\n".join(measures.definitions())
 
 
 SEARCHER_COLUMNS = ["task", "warmstart", "eta_h", "scheduler", "reference", "n_seeds", "n_pairs",
@@ -94,44 +93,49 @@ def searcher_blocks(table: pd.DataFrame, lines: list[str], plots: list[Path]) ->
             *[("img", p, p.stem.replace("_", " ")) for p in plots]]
 
 
-def build(collection, summary: pd.DataFrame, paired: pd.DataFrame, hyper: pd.DataFrame, steps: pd.DataFrame,
-          criteria: list[str], trust: list[str], plots: list[Path], generated: str,
-          searchers: list[Block] = ()) -> list[Block]:
-    """`searchers`: the searcher comparison's section (searcher_blocks), after the summary."""
+def build(collection, tables: dict[str, pd.DataFrame], sections: dict[str, list[str]], protocol,
+          plots: list[Path], generated: str, extra: list[Block] = ()) -> list[Block]:
+    """The report: `tables` (summary, paired, steps, hyperparams), `sections` (plain lines: protocol,
+    trust, criteria, verdict), `extra` (the searcher comparison, the sensitivity and bias sections,
+    after the summary); it ends with the study verdict."""
+    summary, paired = tables["summary"], tables["paired"]
+    unit = protocol.primary_unit
     blocks: list[Block] = [
         ("h1", "ohgw-bench analysis"),
         ("p", f"Generated {generated} from {len(collection.replicates)} complete replicate(s) below "
               + ", ".join(f"`{r}`" for r in collection.roots)
-              + f"; {len(collection.excluded)} excluded. Full tables: summary.csv, paired.csv, hyperparams.csv, "
-                "steps.csv" + (", searchers.csv." if searchers else ".")),
+              + f"; {len(collection.excluded)} excluded. Full tables: " + ", ".join(tables["files"]) + "."),
         ("p", "The question: does a warm-start variant reach the target validation score tau sooner than the "
               "baseline, at what cost, and does it bias the hyperparameters? A replicate is one seed of one "
               "variant; replicates with the same seed share the sampled configurations, so each variant is "
-              "compared with the baseline seed by seed. Definitions are at the end."),
-        ("h2", "Effects against the noise floor, intervals and power (T@tau in epochs)"),
-        ("pre", "\n".join(trust) or "No warm-start variant to compare with a baseline."),
-        ("h2", "Success criteria of the strategy, per comparison"),
-        ("pre", "\n".join(criteria) or "No warm-start variant to compare with a baseline."),
+              "compared with the baseline seed by seed. Definitions are at the end, the study verdict last."),
+        ("h2", "Protocol"),
+        ("pre", "\n".join(sections["protocol"])),
+        ("h2", f"Effects against the noise floor, intervals and power (T@tau in {unit})"),
+        ("pre", "\n".join(sections["trust"]) or "No warm-start variant to compare with a baseline."),
+        ("h2", "Success criteria of the protocol, per comparison"),
+        ("pre", "\n".join(sections["criteria"]) or "No warm-start variant to compare with a baseline."),
         ("h2", "Summary per variant (T@tau: median over seeds)"),
-        ("table", summary[[c for c in SUMMARY_COLUMNS if c in summary]]),
-        *searchers,
+        ("table", summary[summary_columns(summary)]),
+        *extra,
         ("h2", "Each variant vs its baseline (paired by seed)"),
-        ("table", paired[[c for c in PAIRED_COLUMNS if c in paired]] if len(paired) else paired),
+        ("table", paired[paired_columns(paired, unit)] if len(paired) else paired),
         ("h2", "Each variant vs the A/A control (the noise floor) and the seeds the criterion needs"),
-        ("table", paired[[c for c in FLOOR_COLUMNS if c in paired]] if "floor_epochs" in paired else
-         pd.DataFrame()),
+        ("table", paired[floor_columns(paired, unit)] if per("floor", unit) in paired else pd.DataFrame()),
         ("h2", "Size and direction of the hyper-steps"),
-        ("table", steps),
+        ("table", tables["steps"]),
         ("h2", "Hyperparameter shift psi' - x"),
-        ("table", hyper),
+        ("table", tables["hyperparams"]),
         ("h2", "Plots"),
         *[("img", p, p.stem.replace("_", " ")) for p in plots],
         ("h2", "Definitions"),
-        ("p", DEFINITIONS),
+        ("p", definitions()),
+        ("h2", "Study verdict"),
+        ("pre", "\n".join(sections["verdict"])),
     ]
     if collection.excluded:
         excluded = pd.DataFrame([(str(p), why) for p, why in collection.excluded], columns=["replicate", "why"])
-        blocks[2:2] = [("h2", "Excluded replicates"), ("table", excluded)]
+        blocks[3:3] = [("h2", "Excluded replicates"), ("table", excluded)]
     return blocks
 
 

@@ -1,5 +1,6 @@
-"""The three tables: summary.csv (per variant), paired.csv (variant vs baseline over shared
-seeds, with the strategy's success criteria) and hyperparams.csv (shift of psi' from x)."""
+"""The tables: summary.csv (per variant), paired.csv (variant vs baseline over shared seeds, judged
+by the protocol), steps.csv and hyperparams.csv (shift of psi' from x). Their measures come from one
+registry (ohgw.analysis.measures)."""
 from __future__ import annotations
 
 import math
@@ -7,23 +8,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate
-from ohgw.analysis.metrics import CLASS_SCORES, UNITS, quantile, replicate_measures, trials
-from ohgw.analysis.intervals import reduction
-from ohgw.analysis.stats import bonferroni, histogram_kl, wilcoxon_censored
-from ohgw.analysis.trust import (add_floor_verdicts, add_power, floor_measures, interval_measures, label, pct,
-                                 step_measures)
+from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate, task_label
+from ohgw.analysis.measures import (FLOOR, LEVEL, PAIRED, Pair, Trio, floor_measures, paired_measures, per,
+                                    replicate_measures, summarise)
+from ohgw.analysis.metrics import UNITS, trials
+from ohgw.analysis.protocol import Protocol, judge, noisy
+from ohgw.analysis.stats import histogram_kl
+from ohgw.analysis.trust import add_floor_verdicts, add_power, label, pct, step_measures
 from ohgw.hyperparams.space import SearchSpace
 from ohgw.results.contract import ADJUSTED, HYPERGRADIENT, SAMPLED, column
-
-# The strategy's success criteria
-MIN_REDUCTION = 0.15        # median reduction of T@tau ...
-MAX_P = 0.05                # ... with a (Bonferroni-corrected) p-value below this
-MAX_SCORE_DROP = 0.002      # relative worsening of the best final validation score (accuracy, RMSE, ...)
-MAX_PPL_REGRESSION = 0.5    # perplexity (the language study): its rise on the final test, absolute
-MAX_EXTRA_COMPUTE_PCT = 5.0
-MAX_PEAK_RATIO = 1.10
-MAX_STD_RATIO = 1.10
 
 
 def measures(collection: Collection) -> dict[GroupKey, pd.DataFrame]:
@@ -32,166 +25,105 @@ def measures(collection: Collection) -> dict[GroupKey, pd.DataFrame]:
             for key, reps in collection.groups().items()}
 
 
-def _spread(values, name: str) -> dict:
-    return {f"{name}_median": quantile(values, 0.5), f"{name}_q25": quantile(values, 0.25),
-            f"{name}_q75": quantile(values, 0.75)}
-
-
-def _std(values) -> float:
-    """Seed-wise std (ddof=1); undefined (NaN) when a value is censored or there is one seed."""
-    v = np.asarray(values, dtype=float)
-    return float(np.std(v, ddof=1)) if len(v) > 1 and np.all(np.isfinite(v)) else math.nan
-
-
 def summary_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for key, m in per_seed.items():
         rep = collection.groups()[key][0]
-        row = {**key._asdict(), "n_seeds": len(m), "seeds": " ".join(map(str, m.index)),
-               "tau": rep.record["tau"], "metric": rep.record["metric"],
-               "n_censored": int(np.isinf(m["t_epochs"]).sum())}
-        for u in UNITS:
-            row.update(_spread(m[f"t_{u}"], f"t_{u}"), **{f"t_{u}_std": _std(m[f"t_{u}"])})
-        row.update(_spread(m["best_val"], "best_val"), **_spread(m["test_of_best"], "test_of_best"))
-        for col in ("auc_epochs", "ws_device_pct", "ws_flops_pct", "ws_step_equiv", "peak_mem_ratio", "device_s",
-                    "epochs_used", "wallclock_used_s", "best_ood_ppl", "ece_of_best",
-                    *(f"{c}_of_best" for c in CLASS_SCORES)):
-            if col not in m:
-                continue
-            row[f"{col}_median"] = quantile(m[col], 0.5)
-        rows.append(row)
+        rows.append({**key._asdict(), "role": collection.role(key), "n_seeds": len(m),
+                     "seeds": " ".join(map(str, m.index)), "tau": rep.record["tau"], "metric": rep.record["metric"],
+                     "n_censored": int(np.isinf(m[per("t", "epochs")]).sum()), **summarise(m)})
     return pd.DataFrame(rows)
 
 
-def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame]) -> pd.DataFrame:
-    """Each variant vs its baseline over the seeds both have; a variant with no baseline
-    (or no shared seed) gets a row that says so and no statistics."""
+def paired_table(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], protocol: Protocol) -> pd.DataFrame:
+    """Each variant vs its baseline over the seeds both have, judged by the protocol; a variant with no
+    baseline (or no shared seed) gets a row that says so and no statistics."""
     rows = []
     for key, m in per_seed.items():
-        if key.warmstart == BASELINE:
+        role = collection.role(key)
+        if role == BASELINE:
             continue
         base_key, floor_key = collection.baseline_of(key), collection.floor_of(key)
         first = collection.groups()[key][0]
-        row = {"task": key.task, "scheduler": key.scheduler, "warmstart": key.warmstart,
-               "eta_h": key.eta_h, "direction": first.direction, "metric": first.record["metric"],
-               "mode": first.record["mode"]}
+        row = {"task": key.task, "scheduler": key.scheduler, "warmstart": key.warmstart, "eta_h": key.eta_h,
+               "role": role, "metric": first.record["metric"], "mode": first.record["mode"]}
         seeds = [] if base_key is None else sorted(set(m.index) & set(per_seed[base_key].index))
         if not seeds:
             row.update(n_pairs=0, note="unpaired: no baseline replicate" + (
                 "" if base_key is None else " with a shared seed"))
             rows.append(row)
             continue
-        b, v = per_seed[base_key].loc[seeds], m.loc[seeds]
         reps = {k: {r.seed: r for r in collection.groups()[k]} for k in (base_key, key)}
-        peaks = [x for s in seeds for x in trial_peak_ratios(reps[base_key][s], reps[key][s])]
+        peaks = tuple(x for s in seeds for x in trial_peak_ratios(reps[base_key][s], reps[key][s]))
         row.update(n_pairs=len(seeds), seeds=" ".join(map(str, seeds)), note="",
-                   **paired_measures(b, v, peaks, row["mode"], row["metric"]), **interval_measures(b, v))
+                   **paired_measures(Pair(per_seed[base_key].loc[seeds], m.loc[seeds], row["mode"], peaks)))
         if floor_key is not None and floor_key != key:
             shared = sorted(set(seeds) & set(per_seed[floor_key].index))
             if shared:
-                row.update(floor_measures(per_seed[base_key].loc[shared], per_seed[floor_key].loc[shared],
-                                          m.loc[shared]))
+                row.update(floor_measures(Trio(per_seed[base_key].loc[shared], per_seed[floor_key].loc[shared],
+                                               m.loc[shared])))
         rows.append(row)
-    table = pd.DataFrame(rows)
+    noisy_tasks = {task_label(r.record) for r in collection.replicates
+                   if noisy(r.record.get("config", {}).get("task", {}))}
+    table = judge(pd.DataFrame(rows), protocol, noisy_tasks)
     if "n_pairs" in table and (table["n_pairs"] > 0).any():
-        p_cols = [f"p_{u}" for u in UNITS]
-        corrected = bonferroni(table[p_cols].to_numpy().ravel()).reshape(len(table), len(UNITS))
-        for i, u in enumerate(UNITS):
-            table[f"p_bonf_{u}"] = corrected[:, i]
-            table[f"crit_reduction_{u}"] = (table[f"reduction_{u}"] >= MIN_REDUCTION) & (table[f"p_bonf_{u}"] < MAX_P)
-        add_power(table, int(table[p_cols].notna().to_numpy().sum()))
-        add_floor_verdicts(table)
+        add_power(table, protocol.primary_unit, table.attrs["corrected_alpha"])
+        add_floor_verdicts(table, protocol.primary_unit, protocol.alpha)
     return table
 
 
-def paired_measures(b: pd.DataFrame, v: pd.DataFrame, trial_peaks=(), mode: str = "max",
-                    metric: str = "val_acc") -> dict:
-    """Statistics of one variant (v) against its baseline (b), rows aligned by seed;
-    `trial_peaks`: its paired trials' process peak memory over the baseline's; `mode`: whether a
-    larger score is better (score changes are signed so that positive = better); `metric`: the
-    score's name (a perplexity is judged by its absolute rise)."""
-    out = {}
-    for u in UNITS:
-        tb, tv = b[f"t_{u}"], v[f"t_{u}"]
-        # relative reduction of the median time: defined while fewer than half are censored
-        out[f"reduction_{u}"] = reduction(tb, tv)
-        out[f"p_{u}"] = wilcoxon_censored(tb, tv)
-        sb, sv = _std(tb), _std(tv)
-        # equal times on every seed (std 0) are not inflated by equal times again
-        out[f"std_ratio_{u}"] = sv / sb if sb > 0 else (1.0 if sv == 0 else math.inf) if sb == 0 else math.nan
-        out[f"crit_std_{u}"] = bool(out[f"std_ratio_{u}"] <= MAX_STD_RATIO)
-    sign = 1 if mode == "max" else -1  # a lower perplexity is better
-    out["final_val_change_rel"] = quantile(sign * (v["best_val"] - b["best_val"]) / b["best_val"], 0.5)
-    out["final_test_change_rel"] = quantile(sign * (v["test_of_best"] - b["test_of_best"]) / b["test_of_best"], 0.5)
-    out["final_test_change_abs"] = quantile(sign * (v["test_of_best"] - b["test_of_best"]), 0.5)
-    out["extra_device_pct"] = quantile(v["ws_device_pct"], 0.5)
-    out["extra_flops_pct"] = quantile(v["ws_flops_pct"], 0.5)
-    out["peak_mem_ratio"] = quantile(v["peak_mem_ratio"], 0.5)
-    # the study's criterion: the whole trial process's peak against the baseline trial's
-    out["trial_peak_ratio"] = quantile(list(trial_peaks), 0.5)
-    out["n_trial_peak_pairs"] = len(trial_peaks)
-    # the vision study judges the validation score's relative drop; the language study the test
-    # perplexity's absolute rise; any other score (an RMSE) its relative worsening, as accuracy's
-    out["crit_final_score"] = bool(out["final_test_change_abs"] >= -MAX_PPL_REGRESSION if is_perplexity(metric)
-                                   else out["final_val_change_rel"] >= -MAX_SCORE_DROP)
-    compute = [x for x in (out["extra_device_pct"], out["extra_flops_pct"]) if not math.isnan(x)]
-    out["crit_compute"] = bool(compute) and max(compute) <= MAX_EXTRA_COMPUTE_PCT
-    out["crit_memory"] = bool(out["trial_peak_ratio"] <= MAX_PEAK_RATIO)
-    return out
-
-
-def is_perplexity(metric) -> bool:
-    return isinstance(metric, str) and metric.endswith("_ppl")
-
-
-def criteria_lines(paired: pd.DataFrame) -> list[str]:
-    """The strategy's success criteria, one block per comparison, as plain text."""
+def criteria_lines(paired: pd.DataFrame, protocol: Protocol) -> list[str]:
+    """The protocol's success criteria, one block per comparison, as plain text: the primary unit's
+    criteria judged, the other units' reductions beside them."""
     lines = []
-    n_tests = int(paired[[f"p_{u}" for u in UNITS]].notna().to_numpy().sum()) if "p_epochs" in paired else 0
+    u = protocol.primary_unit
+    m = paired.attrs.get("m", 0)
     for _, r in paired.iterrows():
         name = f"{r['task']}/{r['scheduler']}: {label(r)} vs baseline"
         if not r["n_pairs"]:
             lines.append(f"{name}: {r['note']}")
             continue
-        ok = lambda flag: "PASS" if flag else "FAIL"  # noqa: E731
-        num = lambda x, f, why="not measured": f"n/a ({why})" if math.isnan(x) else format(x, f)  # noqa: E731
-        lines.append(f"{name}, {int(r['n_pairs'])} paired seeds")
-        # every pair improving gives the exact two-sided test's smallest p, then Bonferroni
-        smallest_p = min(1.0, 2 / 2 ** int(r["n_pairs"]) * n_tests)
-        if smallest_p >= MAX_P:
-            lines.append(f"  note: with {int(r['n_pairs'])} paired seeds and {n_tests} tests the smallest possible "
-                         f"corrected p is {smallest_p:.3g}: the T@tau criterion cannot pass; run more seeds")
-        for u in UNITS:
-            lines.append(f"  [{ok(r[f'crit_reduction_{u}'])}] T@tau ({u}) reduced >= {MIN_REDUCTION:.0%} "
-                         f"with p < {MAX_P}: {num(r[f'reduction_{u}'], '+.1%', 'median not reached')} "
-                         f"[95% CI {pct(r[f'reduction_{u}_low'])}, {pct(r[f'reduction_{u}_high'])}], "
-                         f"p = {r[f'p_{u}']:.3g} (Bonferroni {r[f'p_bonf_{u}']:.3g})")
-        if not is_perplexity(r.get("metric", "val_acc")):
-            lines.append(f"  [{ok(r['crit_final_score'])}] best final {MAX_SCORE_DROP:.1%} relative worsening at most: "
-                         f"{num(r['final_val_change_rel'], '+.2%')} (positive = better; on test "
-                         f"{num(r['final_test_change_rel'], '+.2%')}, {num(r['final_test_change_abs'], '+.3g')})")
-        else:
-            # 0.0 - x: no "-0" where nothing changed
-            lines.append(f"  [{ok(r['crit_final_score'])}] best trial's test perplexity {MAX_PPL_REGRESSION:g} "
-                         f"higher at most: {num(0.0 - r['final_test_change_abs'], '+.3g')} (negative = better; its "
-                         f"validation score {num(0.0 - r['final_val_change_rel'], '+.2%')})")
-        lines.append(f"  [{ok(r['crit_compute'])}] extra compute <= {MAX_EXTRA_COMPUTE_PCT:g}%: "
-                     f"{num(r['extra_device_pct'] / 100, '.2%')} of device-seconds, "
-                     f"{num(r['extra_flops_pct'] / 100, '.2%')} of FLOPs")
-        lines.append(f"  [{ok(r['crit_memory'])}] trial peak memory <= {MAX_PEAK_RATIO:.2f} x the baseline "
-                     f"trial's: {num(r['trial_peak_ratio'], '.3f', 'no process peaks recorded')} x (median of "
-                     f"{int(r['n_trial_peak_pairs'])} paired trials; one hyper-step's own peak is "
-                     f"{num(r['peak_mem_ratio'], '.2f')} x a training step's)")
-        for u in UNITS:
-            lines.append(f"  [{ok(r[f'crit_std_{u}'])}] std of T@tau ({u}) inflated <= "
-                         f"{MAX_STD_RATIO - 1:.0%}: ratio {num(r[f'std_ratio_{u}'], '.2f', 'a seed never reached tau, or one seed')}")
+        family = "in the protocol's family" if r["in_family"] else f"role {r['role']}: outside the protocol's family"
+        lines.append(f"{name}, {int(r['n_pairs'])} paired seeds ({family})")
+        if r["in_family"]:
+            # every pair improving gives the exact two-sided test's smallest p, then Bonferroni
+            smallest_p = min(1.0, 2 / 2 ** int(r["n_pairs"]) * max(m, 1))
+            if smallest_p >= protocol.alpha:
+                lines.append(f"  note: with {int(r['n_pairs'])} paired seeds and m = {m} the smallest possible "
+                             f"corrected p is {smallest_p:.3g}: a significance criterion cannot pass; run more seeds")
+        for c in protocol.criteria:
+            verdict = r.get(f"crit_{c.name}")
+            if verdict is None or (isinstance(verdict, float) and math.isnan(verdict)):
+                continue
+            column_name = protocol.column(c)
+            sig = f" and Bonferroni p < {protocol.alpha:g}" if c.significant else ""
+            lines.append(f"  [{'PASS' if verdict else 'FAIL'}] {c.name}: {column_name} {c.bound()}{sig}: "
+                         f"{_value(r, column_name)}" + (_test_text(r, u) if c.significant else ""))
+        others = [f"{v}: {pct(r[per('reduction', v)])} [{pct(r[per('reduction', v) + '_low'])}, "
+                  f"{pct(r[per('reduction', v) + '_high'])}], p = {r[per('p', v)]:.3g}" for v in UNITS if v != u]
+        lines.append(f"  (not judged) T@tau in {', '.join(others)} (uncorrected)")
     return lines
+
+
+def _value(r, column_name: str) -> str:
+    """A measure's value as the report prints it, with its interval where it has one."""
+    value = r.get(column_name, math.nan)
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        return "n/a (not measured)"
+    unit = (PAIRED.get(column_name) or FLOOR.get(column_name)).unit
+    text = pct(value) if unit == "share" else f"{value:.3g}%" if unit == "%" else f"{value:.3g}"
+    low, high = r.get(column_name + "_low"), r.get(column_name + "_high")
+    return text + (f" [{LEVEL:.0%} CI {pct(low)}, {pct(high)}]" if low is not None and unit == "share" else "")
+
+
+def _test_text(r, u: str) -> str:
+    return f", p = {r[per('p', u)]:.3g} (Bonferroni {r[per('p_bonf', u)]:.3g})"
 
 
 def steps_table(collection: Collection) -> pd.DataFrame:
     """Per variant: the size and direction of its hyper-steps (trust.step_measures)."""
-    rows = [{**key._asdict(), **step_measures(reps)} for key, reps in collection.groups().items()
-            if key.warmstart != BASELINE]
+    rows = [{**key._asdict(), "role": collection.role(key), **step_measures(reps)}
+            for key, reps in collection.groups().items() if collection.role(key) != BASELINE]
     return pd.DataFrame(rows)
 
 
@@ -206,7 +138,7 @@ def hyperparams_table(collection: Collection) -> pd.DataFrame:
     search space's bounds."""
     rows = []
     for key, reps in collection.groups().items():
-        if key.warmstart == BASELINE:
+        if collection.role(key) == BASELINE:
             continue
         per_trial = pd.concat([trials(r.results) for r in reps])
         for spec in search_space(reps[0]):

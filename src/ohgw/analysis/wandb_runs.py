@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 
 from ohgw.analysis.collect import Replicate, load_replicate
+from ohgw.analysis.measures import replicate_measures
+from ohgw.analysis.metrics import UNITS, progress, trials
 from ohgw.results.records import skipped_target
-from ohgw.analysis.metrics import UNITS, progress, replicate_measures, trials
 from ohgw.results.contract import ROW, SAMPLED, hyperparameters, values
 from ohgw.results.io import RECORD
 from ohgw.trial.loggers import WANDB_TARGET, hyperparameter_entries
