@@ -27,12 +27,15 @@ def main(cfg: DictConfig):
             return None
         check_early(cfg)  # light: bad input is refused before the heavy imports
         start_early(cfg.launcher)  # before our own imports, so that the fork server's overlap them
-        from ohgw.tuner.quiet import import_syne_tune
+        from ohgw.tuner.quiet import import_syne_tune, syne_tune_on_terminal
 
         import_syne_tune()
+        syne_tune_on_terminal(cfg.terminal.status_tables is not None)  # Hydra set up this job's logging anew
+        from ohgw.tuner.progress import SWEEP
         from ohgw.tuner.replicate import run_replicate
         from ohgw.tuner.summary import print_summary, write_wandb_runs
 
+        SWEEP.total = SWEEP_JOBS
         job_dir = Path(HydraConfig.get().runtime.output_dir)
         record = run_replicate(cfg, job_dir)
     except ConfigError as e:

@@ -2,6 +2,7 @@
 is unset (never asking for a key); logger=tensorboard and logger=wandb in a real replicate. The
 offline .wandb files are binary protobuf records; the names and keys we set are stored in them
 verbatim."""
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from ohgw.trial.loggers import WANDB_TARGET
 from ohgw.analysis.wandb_runs import log_replicate_runs
 from tests.helpers import RESULTS_V1, ROOT
+from tests.wandb_files import job_runs
 
 FIXTURES = RESULTS_V1
 
@@ -62,24 +64,51 @@ def test_replicate_runs_offline_one_per_trial_and_a_summary(tmp_path, no_wandb_m
             assert expected in data, (trial_id, expected)
 
 
-@pytest.mark.parametrize("logger", ["tensorboard", "wandb"])
-def test_replicate_with_logger(tmp_path, logger, no_wandb_mode):
+def test_replicate_with_tensorboard(tmp_path):
     job = tmp_path / "job"
-    done = subprocess.run([sys.executable, "run.py", f"logger={logger}", "warmstart=ohgw", "budget.epochs=3",
+    done = subprocess.run([sys.executable, "run.py", "logger=tensorboard", "warmstart=ohgw", "budget.epochs=3",
                            "task.max_epochs=2", f"hydra.run.dir={job}", "++rerun.skip_complete=false"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     reported = sorted(set(pd.read_csv(job / "results.csv")["trial_id"]))
     assert reported
-    if logger == "tensorboard":
-        for trial in reported:
-            (events,) = (job / "tuner" / str(trial)).glob("lightning/version_0/events.out.tfevents.*")
-            data = events.read_bytes()
-            assert b"psi/log_lr" in data and b"x/log_lr" in data and b"val_acc" in data
-    else:  # written at the job's end, before its summary line
-        runs = run_files(job, len(reported) + 1, b"digits-asha-ohgw-eta0.001-seed0-")
-        assert sum(b"replicate-summary" in d for d in runs) == 1
-        assert all(any(f"trial-{t}".encode() in d for d in runs) for t in reported)
+    for trial in reported:
+        (events,) = (job / "tuner" / str(trial)).glob("lightning/version_0/events.out.tfevents.*")
+        data = events.read_bytes()
+        assert b"psi/log_lr" in data and b"x/log_lr" in data and b"val_acc" in data
+    assert done.stdout.strip().splitlines()[-1].startswith("  results: ")
+
+
+def test_replicate_with_wandb_a_live_run_and_the_per_trial_runs(tmp_path, no_wandb_mode):
+    job = tmp_path / "job"
+    # deterministic order: the same decisions at every run, among them stops (trials SIGKILLed)
+    done = subprocess.run([sys.executable, "run.py", "logger=wandb", "warmstart=ohgw", "budget.epochs=8",
+                           "tuner.order=deterministic", f"hydra.run.dir={job}", f"rerun.root={tmp_path}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = pd.read_csv(job / "results.csv")
+    record = json.loads((job / "replicate.json").read_text())
+    assert (results["decision"] == "STOP").any()
+    reported = sorted(set(results["trial_id"]))
+    runs = job_runs(job, len(reported) + 2)
+    # the live run: every report the tuner received, in the order results.csv holds them
+    (live,) = [r for r in runs if "live" in r.tags]
+    assert (live.group, live.job_type, live.name) == (f"digits-asha-{record['comparison'][:8]}", "ohgw-eta0.001",
+                                                      "ohgw-eta0.001-seed0")
+    assert {k: live.config[k] for k in ("task", "scheduler", "warmstart", "eta_h", "variant", "seed", "key")} == {
+        "task": "digits", "scheduler": "asha", "warmstart": "ohgw", "eta_h": 0.001, "variant": "ohgw-eta0.001",
+        "seed": 0, "key": record["key"]}
+    assert len(live.history) == len(results)
+    best = results["val_acc"].cummax()
+    for i, (step, row) in enumerate(zip(live.history, results.itertuples())):
+        assert (step["epochs"], step["trial_id"], step["epoch"]) == (i + 1, row.trial_id, row.epoch)
+        assert step["val_acc"] == pytest.approx(row.val_acc) and step["test_acc"] == pytest.approx(row.test_acc)
+        assert step["best_val_acc"] == pytest.approx(best[i])
+    assert live.summary["best_val_acc"] == pytest.approx(record["best_val"]) and live.summary["reports"] == len(results)
+    # the complete record, written when the job ended: a run per trial and a summary run
+    posthoc = [r for r in runs if "live" not in r.tags]
+    assert sorted(r.name for r in posthoc) == sorted([f"trial-{t}" for t in reported] + ["summary"])
+    assert all(r.job_type == "ohgw" and r.group.startswith("digits-asha-ohgw-eta0.001-seed0-") for r in posthoc)
     # the summary stays the last thing printed, and wandb says nothing
     assert done.stdout.strip().splitlines()[-1].startswith("  results: ")
     assert not [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("wandb:")]

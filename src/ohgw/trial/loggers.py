@@ -3,7 +3,8 @@ x, the adjusted psi' and dF/dpsi to its Lightning logger.
 
 With `logger=wandb` a trial itself logs to CSV: Syne Tune stops trials with SIGKILL, and a killed
 process loses everything it had handed to wandb (its offline run file keeps only a header), so
-the wandb runs are written from results.csv when the replicate's job ends (wandb_runs.py)."""
+the tuner logs each report to the replicate's live run (ohgw.tuner.dashboard) and the per-trial
+runs are written from results.csv when the replicate's job ends (wandb_runs.py)."""
 from __future__ import annotations
 
 import lightning as L

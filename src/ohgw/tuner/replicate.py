@@ -105,6 +105,7 @@ def new_record(cfg: DictConfig, task, variant, rt: dict, key: str, replaces: lis
 def build_tuner(cfg: DictConfig, task, budget, rt: dict, trial_cfg: Path, job_dir: Path, recorder):
     from syne_tune.results_callback import StoreResultsCallback
 
+    from ohgw.tuner.live import live_callbacks
     from ohgw.tuner.order import OrderedTuner
 
     scheduler = make_scheduler(cfg.scheduler, task, scheduler_seed(cfg.seed),
@@ -115,7 +116,7 @@ def build_tuner(cfg: DictConfig, task, budget, rt: dict, trial_cfg: Path, job_di
     backend = make_backend(cfg.launcher, TRIAL_MODULE, trial_cfg, cfg.tuner.order, **backend_kwargs(rt["gpus"]))
     return OrderedTuner(trial_backend=backend, scheduler=scheduler, stop_criterion=budget, n_workers=rt["n_workers"],
                  sleep_time=cfg.tuner.sleep_time, max_failures=cfg.tuner.max_failures, tuner_name="tuner",
-                 suffix_tuner_name=False, save_tuner=False, callbacks=[recorder, StoreResultsCallback()],
+                 suffix_tuner_name=False, save_tuner=False, callbacks=[recorder, StoreResultsCallback(), *live_callbacks(cfg, recorder, job_dir)],
                  print_update_interval=3600)
 
 
