@@ -103,6 +103,7 @@ def test_a_sweep_expands_as_hydras_basic_sweeper_with_the_configs_axes():
     assert len(read(["-m", "experiment=noise_floor", "seed=range(2)"]).jobs) == 10
     # exp2's excluded corners are jobs too (they exit at once)
     assert len(read(["-m", "experiment=exp2"]).jobs) == 3 * 2 * 2 * 24
+    assert len(read(["hydra.mode=MULTIRUN", "seed=range(4)"]).jobs) == 4  # Hydra's other way to say -m
 
 
 @pytest.mark.parametrize("argv, message", [

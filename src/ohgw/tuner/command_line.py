@@ -38,7 +38,8 @@ def read(argv: list[str]) -> CommandLine:
     """The command line with its options first, its jobs and its first job's config; ConfigError
     on bad input. Only Hydra's help and config options (--cfg, -cn, ...) are left to Hydra."""
     options, overrides = split(argv)
-    line = CommandLine(argv=options + overrides, multirun=any(o in MULTIRUN for o in options))
+    line = CommandLine(argv=options + overrides, multirun=any(o in MULTIRUN for o in options)
+                       or "hydra.mode=MULTIRUN" in overrides)
     if any(o not in MULTIRUN + RUN for o in options):
         return line
     check_group_options(overrides, CONF_DIR)
