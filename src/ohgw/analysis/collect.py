@@ -99,10 +99,17 @@ def collect(dirs: list[Path | str]) -> Collection:
 
 
 def find_replicates(dirs: list[Path | str]) -> Collection:
-    """Every complete replicate below `dirs`, of any task (the rest listed as excluded);
-    AnalysisError when a directory is missing or none is complete."""
-    found = records.find_replicates(dirs, Replicate)
-    return Collection(found.replicates, found.excluded, found.roots)
+    """Every complete replicate below `dirs` or in the replicate archives among them
+    (ohgw.analysis.archive), of any task (the rest listed as excluded); AnalysisError when a
+    directory is missing or none is complete."""
+    from ohgw.analysis import archive
+
+    archives = [Path(d) for d in dirs if archive.is_archive(d)]
+    folders = [d for d in dirs if not archive.is_archive(d)]
+    parts = [archive.load(a, Replicate) for a in archives] + ([records.find_replicates(folders, Replicate)]
+                                                             if folders else [])
+    return Collection([r for f in parts for r in f.replicates], [e for f in parts for e in f.excluded],
+                      [Path(d) for d in dirs])
 
 
 def load_replicate(job_dir: Path) -> Replicate | str:

@@ -8,8 +8,10 @@ import tempfile
 from pathlib import Path
 
 from ohgw.analysis import plots, report
+from ohgw.analysis.bias import bias_lines, bias_table
 from ohgw.analysis.collect import collect
 from ohgw.analysis.searchers import DEFAULT_MARGIN, comparisons, searcher_lines, searchers_table
+from ohgw.analysis.sensitivity import sensitivity_lines, sensitivity_table
 from ohgw.analysis.protocol import protocol_of, verdict_lines
 from ohgw.analysis.tables import (criteria_lines, hyperparams_table, measures, paired_table,
                                   steps_table, summary_table)
@@ -17,15 +19,27 @@ from ohgw.analysis.trust import floor_lines
 from ohgw.results.io import atomic_write_text
 
 OUT_DIR = "analysis"
+SENSITIVITY_TEXT = ("Each seed's speed-up 1 - T@tau(variant) / T@tau(baseline) in the protocol's primary unit (a "
+                    "censored seed at the cost its replicate consumed), a curve fitted over log10 eta_h as the "
+                    "protocol says (LOESS, or a cubic spline through the means), the eta_h of its peak with a 95% "
+                    "percentile bootstrap interval over seeds (1000 resamples, fixed seed), and the near-optimal "
+                    "region: where the fitted speed-up is at least the stated share of its peak.")
+BIAS_TEXT = ("Per numeric hyperparameter, on the search-space scale, the values the trials trained with: the best "
+             "trial of each seed (final) and every trial that reached the top rung the scheduler used (top_rung); "
+             "the variant against the baseline over the seeds both have: the shift of the medians and of the means, "
+             "and the energy distance with a permutation p that swaps the two variants within seeds (each seed's "
+             "two replicates share their sampled configurations); Bonferroni over each variant's tests.")
 
 
 def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float = DEFAULT_MARGIN) -> Path:
-    """Analyse every replicate below `dirs` into `out` (default: <first dir>/analysis); `margin`:
+    """Analyse every replicate below `dirs` (or in the archives among them) into `out` (default:
+    <first dir>/analysis, beside an archive); `margin`:
     the searcher comparison's distance to the best score found (ohgw.analysis.searchers).
     Everything is computed before the first file lands in `out`, and the report comes last:
     a failure leaves no half-written analysis that looks valid."""
     collection = collect(dirs)
-    out = Path(out) if out is not None else Path(dirs[0]) / OUT_DIR
+    first = Path(dirs[0])
+    out = Path(out) if out is not None else (first.parent if first.is_file() else first) / OUT_DIR
     protocol = protocol_of(collection)
     per_seed = measures(collection)
     summary = summary_table(collection, per_seed)
@@ -35,24 +49,32 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float
     criteria = criteria_lines(paired, protocol)
     trust = floor_lines(paired, steps, protocol.primary_unit)
     verdict = verdict_lines(paired, protocol)
+    sensitivity = sensitivity_table(collection, per_seed, protocol)  # none without an eta_h sweep
+    bias = bias_table(collection)
     comps = comparisons(collection, per_seed, margin)  # none unless a sweep varied the scheduler
     searchers = searchers_table(collection, per_seed, comps)
     searcher_text = searcher_lines(searchers)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
-        pngs = plots.plot_all(collection, per_seed, staging)
+        pngs = plots.plot_all(collection, per_seed, staging, protocol, sensitivity)
         searcher_pngs = plots.plot_searchers(collection, comps, staging)
         generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         tables = {"summary.csv": summary, "paired.csv": paired, "hyperparams.csv": hyper, "steps.csv": steps,
-                  "searchers.csv": searchers}
-        written = {name: frame for name, frame in tables.items() if name != "searchers.csv" or len(frame)}
+                  "searchers.csv": searchers, "sensitivity.csv": sensitivity, "bias.csv": bias}
+        optional = ("searchers.csv", "sensitivity.csv", "bias.csv")  # only where the analysis has them
+        written = {name: frame for name, frame in tables.items() if name not in optional or len(frame)}
         blocks = report.build(collection, {"summary": summary, "paired": paired, "steps": steps, "hyperparams": hyper,
                                            "files": list(written)},
                               {"protocol": protocol.lines(paired.attrs.get("m"), paired.attrs.get("found")),
                                "trust": trust, "criteria": criteria, "verdict": verdict},
                               protocol, [out / p.name for p in pngs], generated,
-                              report.searcher_blocks(searchers, searcher_text, [out / p.name for p in searcher_pngs]))
+                              report.searcher_blocks(searchers, searcher_text, [out / p.name for p in searcher_pngs])
+                              + report.section_blocks("Sensitivity to eta_h: the fitted optimum", SENSITIVITY_TEXT,
+                                                      sensitivity_lines(sensitivity), sensitivity)
+                              + report.section_blocks("Bias: the configurations each variant selects and promotes, "
+                                                      "against the baseline's", BIAS_TEXT,
+                                                      bias_lines(bias, protocol.alpha), bias))
         html = report.to_html([(b[0], staging / b[1].name, *b[2:]) if b[0] == "img" else b for b in blocks])
         for png in pngs + searcher_pngs:
             os.replace(png, out / png.name)

@@ -3,6 +3,7 @@ survival per rung, |hyper-gradient| vs paired benefit, final hyperparameter dist
 per searcher comparison: best-so-far per scheduler against trials started and device-seconds."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import matplotlib
@@ -12,23 +13,27 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate  # noqa: E402
+from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate, task_label  # noqa: E402
 from ohgw.analysis.metrics import ITERATIONS, UNIT_LABELS, UNITS, progress, rung_levels, trials  # noqa: E402
+from ohgw.analysis.sensitivity import GRID, fit, speedups  # noqa: E402
 from ohgw.analysis.tables import search_space, trial_benefit  # noqa: E402
 from ohgw.results.contract import ADJUSTED, SAMPLED, column  # noqa: E402
 
 DPI = 110
 
 
-def plot_all(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], out: Path) -> list[Path]:
-    """Write every plot into `out`; returns the files in reading order."""
+def plot_all(collection: Collection, per_seed: dict[GroupKey, pd.DataFrame], out: Path, protocol=None,
+             sensitivity: pd.DataFrame | None = None) -> list[Path]:
+    """Write every plot into `out`; returns the files in reading order. `protocol` and `sensitivity`
+    (ohgw.analysis.sensitivity's table): the eta_h sweeps' plot."""
     files = []
+    eta = functools.partial(eta_sensitivity, protocol=protocol, table=sensitivity)
     for (task, scheduler), groups in blocks(collection).items():
         stem = f"{task}_{scheduler}"
         colours = {k: ("black" if _is_baseline(groups, k) else f"C{i}") for i, k in enumerate(groups)}
         for name, draw in (("best_so_far", best_so_far), ("t_tau", t_tau_dots), ("survival", survival),
                            ("hypergradient_benefit", hypergradient_benefit),
-                           ("hyperparameters", hyperparameters), ("eta_sensitivity", eta_sensitivity),
+                           ("hyperparameters", hyperparameters), ("eta_sensitivity", eta),
                            ("ood_perplexity", ood_perplexity)):
             drawn = draw(groups, per_seed, colours)
             if drawn is None:  # nothing to show (e.g. no warm-start variant with a baseline)
@@ -237,39 +242,36 @@ def hyperparameters(groups, per_seed, colours):
     return fig, "Hyperparameters the trials trained with (baseline: sampled x; variants: adjusted psi'), one dot per trial"
 
 
-def eta_sensitivity(groups, per_seed, colours):
-    """Where one variant ran at three or more eta_h: each seed's speed-up in epochs,
-    1 - T_variant / T_baseline (censored times left out), against log10 eta_h, with a LOESS fit."""
-    from statsmodels.nonparametric.smoothers_lowess import lowess
-
-    base = _baseline(groups)
-    by_name: dict = {}
-    for k in groups:
-        if k != base and k.eta_h is not None:
-            by_name.setdefault(k.warmstart, []).append(k)
-    swept = {n: ks for n, ks in by_name.items() if len({k.eta_h for k in ks}) >= 3}
-    if base is None or not swept:
+def eta_sensitivity(groups, per_seed, colours, protocol=None, table: pd.DataFrame | None = None):
+    """Where a variant ran at three or more eta_h (ohgw.analysis.sensitivity): each seed's speed-up in the
+    primary unit against log10 eta_h, the fitted curve, the eta_h of its peak and that eta_h's bootstrap
+    interval."""
+    if protocol is None or table is None or table.empty:
         return None
+    first = next(iter(groups.values()))[0].record
+    rows = table[(table["task"] == task_label(first)) & (table["scheduler"] == first["scheduler"])]
+    base = _baseline(groups)
+    if rows.empty or base is None:
+        return None
+    unit, s = protocol.primary_unit, protocol.sensitivity
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
-    tb = per_seed[base]["t_epochs"]
-    for i, (name, keys) in enumerate(swept.items()):
-        xs, ys = [], []
-        for k in keys:
-            tv = per_seed[k]["t_epochs"]
-            for seed in tv.index.intersection(tb.index):
-                if np.isfinite(tv[seed]) and np.isfinite(tb[seed]) and tb[seed] > 0:
-                    xs.append(np.log10(k.eta_h))
-                    ys.append(1 - tv[seed] / tb[seed])
-        ax.scatter(xs, ys, color=f"C{i}", alpha=0.6, label=f"{name}: one dot per seed")
-        if len(set(xs)) >= 3:
-            fit = lowess(ys, xs, frac=0.8, return_sorted=True)
-            ax.plot(fit[:, 0], fit[:, 1], color=f"C{i}", label=f"{name}: LOESS (frac 0.8)")
+    for i, (_, row) in enumerate(rows.iterrows()):
+        keys = [k for k in groups if k.warmstart == row["warmstart"] and k.eta_h is not None]
+        points = speedups(per_seed[base], {k.eta_h: per_seed[k] for k in keys}, unit)
+        x, y = points["log_eta"].to_numpy(float), points["speedup"].to_numpy(float)
+        grid = np.linspace(x.min(), x.max(), GRID)
+        ax.scatter(x, y, color=f"C{i}", alpha=0.6, label=f"{row['warmstart']}: one dot per seed")
+        ax.plot(grid, fit(x, y, grid, s.fit, s.frac), color=f"C{i}", label=f"{row['warmstart']}: {s.fit} fit")
+        ax.axvline(np.log10(row["eta_best"]), color=f"C{i}", linestyle="--", linewidth=1,
+                   label=f"peak at eta_h = {row['eta_best']:.3g}")
+        ax.axvspan(np.log10(row["eta_best_low"]), np.log10(row["eta_best_high"]), color=f"C{i}", alpha=0.1,
+                   label="its 95% bootstrap interval over seeds")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xlabel("log10 eta_h")
-    ax.set_ylabel("speed-up in epochs: 1 - T@tau(variant) / T@tau(baseline)")
-    ax.legend(fontsize=8)
+    ax.set_ylabel(f"speed-up in {unit}: 1 - T@tau(variant) / T@tau(baseline)")
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    return fig, "Speed-up against the hyper-step size eta_h (paired by seed)"
+    return fig, "Speed-up against the hyper-step size eta_h (paired by seed; censored: at the cost consumed)"
 
 
 def ood_perplexity(groups, per_seed, colours):

@@ -82,6 +82,13 @@ SEARCHER_DEFINITIONS = """\
   epochs the replicate consumed in all."""
 
 
+def section_blocks(title: str, text: str, lines: list[str], table: pd.DataFrame) -> list[Block]:
+    """A section of plain lines and its table; nothing when the table is empty."""
+    if table.empty:
+        return []
+    return [("h2", title), ("p", text), ("pre", "\n".join(lines)), ("table", table)]
+
+
 def searcher_blocks(table: pd.DataFrame, lines: list[str], plots: list[Path]) -> list[Block]:
     """The section of the searcher comparison; nothing when no sweep varied the scheduler."""
     if table.empty:
