@@ -117,3 +117,18 @@ def test_writing_refuses_bad_input_and_keeps_what_it_left_out(tmp_path, capsys):
     assert main([str(tmp_path / "a.jsonl.xz")]) == 0  # beside the archive by default
     md = (tmp_path / "analysis" / "report.md").read_text()
     assert "left out when archived: status failed (RuntimeError: boom)" in md
+
+
+def test_a_vouched_file_that_is_not_text_comes_back_byte_for_byte(tmp_path):
+    from ohgw.results.io import vouch
+
+    jobs = tmp_path / "jobs"
+    archive.unpack(ARCHIVE, jobs)
+    job = jobs / "0"
+    (job / "state.bin").write_bytes(bytes(range(256)))
+    edit_record(job, lambda r: r.update(checksums=vouch(job)))  # the record vouches for it
+    assert archive.main([str(jobs), "--out", str(tmp_path / "a.jsonl.xz")]) == 0
+    again = tmp_path / "again"
+    archive.unpack(tmp_path / "a.jsonl.xz", again)
+    assert (again / "0" / "state.bin").read_bytes() == bytes(range(256))
+    assert len(archive.load(tmp_path / "a.jsonl.xz").replicates) == 16  # every checksum holds

@@ -8,7 +8,8 @@ same in every replicate, again across replicates: about a third smaller than gzi
 the number of replicates, the replicates the analysis left out (path, why), and the sha256 of every
 line after it. Each further line is one complete replicate: its job directory's path relative to the
 replicates' common folder, and the text of its replicate.json and of every file that record vouches
-for (results.csv, trial_config.yaml, ...), byte for byte. Nothing else of the job directory (the
+for (results.csv, trial_config.yaml, ...), byte for byte (base64 for a file that is not UTF-8
+text). Nothing else of the job directory (the
 tuner's folder, logs, checkpoints) is kept.
 
 The guarantee of the records' checksums is kept end to end: writing reads the replicates as the
@@ -18,6 +19,7 @@ code (ohgw.results.records), which checks every vouched file again."""
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import lzma
@@ -43,6 +45,18 @@ def _relative(path: Path, common: Path) -> str:
     return path.name if rel == "." else rel
 
 
+def _contents(job: Path, names: list[str]) -> dict:
+    """The files as text, and any that is not UTF-8 text as base64 bytes."""
+    files, binary = {}, {}
+    for name in names:
+        data = (job / name).read_bytes()
+        try:
+            files[name] = data.decode()
+        except UnicodeDecodeError:
+            binary[name] = base64.b64encode(data).decode()
+    return {"files": files, **({"bytes": binary} if binary else {})}
+
+
 def write(dirs: list[Path | str], out: Path | str) -> dict:
     """Archive every complete replicate below `dirs` (and list the ones left out) into `out`;
     returns its header. RecordsError (as the analysis refuses) when there is nothing to archive or a
@@ -53,8 +67,7 @@ def write(dirs: list[Path | str], out: Path | str) -> dict:
     lines = []
     for rep, path in sorted(zip(found.replicates, paths), key=lambda pair: _relative(pair[1], common)):
         names = sorted({RECORD, RESULTS, *(rep.record.get("checksums") or {})})
-        lines.append(json.dumps({"path": _relative(path, common),
-                                 "files": {name: (path / name).read_text() for name in names}}, sort_keys=True))
+        lines.append(json.dumps({"path": _relative(path, common), **_contents(path, names)}, sort_keys=True))
     body = "".join(line + "\n" for line in lines).encode()
     header = {"format": FORMAT, "version": VERSION, "replicates": len(lines),
               "excluded": [[_relative(Path(p).resolve(), common), why] for p, why in found.excluded],
@@ -103,10 +116,12 @@ def unpack(archive: Path | str, into: Path) -> dict:
             raise records.RecordsError(f"{archive} names a replicate outside itself: {rel}")
         job = into / rel
         job.mkdir(parents=True, exist_ok=True)
-        for name, text in entry["files"].items():
+        contents = {**{n: t.encode() for n, t in entry["files"].items()},
+                    **{n: base64.b64decode(b) for n, b in entry.get("bytes", {}).items()}}
+        for name, data in contents.items():
             if Path(name).name != name:
                 raise records.RecordsError(f"{archive} names a file outside its job directory: {rel / name}")
-            (job / name).write_text(text)
+            (job / name).write_bytes(data)
     return header
 
 
