@@ -4,12 +4,12 @@
     python -m ohgw.analysis replicates.jsonl.xz [--out DIR]                        # analyse it
 
 The archive is xz-compressed JSON lines (xz's large window finds the records' configs, nearly the
-same in every replicate, again across replicates: about a third smaller than gzip). The first line is a header: the format and its version,
-the number of replicates, the replicates the analysis left out (path, why), and the sha256 of every
-line after it. Each further line is one complete replicate: its job directory's path relative to the
-replicates' common folder, and the text of its replicate.json and of every file that record vouches
-for (results.csv, trial_config.yaml, ...), byte for byte (base64 for a file that is not UTF-8
-text). Nothing else of the job directory (the
+same in every replicate, again across replicates: about a third smaller than gzip). The first line
+is a header: the format and its version, the number of replicates, the replicates the analysis left
+out (path, why), and the sha256 of every line after it. Each further line is one complete replicate:
+its job directory's path relative to the replicates' common folder, and the text of its
+replicate.json and of every file that record vouches for (results.csv, trial_config.yaml, ...),
+byte for byte (base64 for a file that is not UTF-8 text). Nothing else of the job directory (the
 tuner's folder, logs, checkpoints) is kept.
 
 The guarantee of the records' checksums is kept end to end: writing reads the replicates as the

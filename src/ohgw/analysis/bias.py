@@ -16,7 +16,6 @@ selections): does this variant shift any of them? Choices are left out (no order
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import pandas as pd

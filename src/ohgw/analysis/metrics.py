@@ -8,15 +8,18 @@ import math
 import numpy as np
 import pandas as pd
 
-from ohgw.results.contract import ROW
+from ohgw.results.contract import ROW, WARMSTART
 
 
 def row_column(name: str) -> str:
     """A results.csv column by the contract's name for it: a KeyError at import if it defines none."""
-    return ROW[name].name
+    return (ROW[name] if name in ROW else WARMSTART[name]).name
 
 
-TRIAL_ID, EPOCH, WALLCLOCK, ELAPSED = (row_column(n) for n in ("trial_id", "epoch", "wallclock_s", "elapsed_s"))
+TRIAL_ID, EPOCH, WALLCLOCK, ELAPSED, TRAIN_STEPS, PROCESS_PEAK = (
+    row_column(n) for n in ("trial_id", "epoch", "wallclock_s", "elapsed_s", "train_steps", "process_peak_mb"))
+WS_SECONDS, WS_FLOPS, WS_PEAK, STEP_FLOPS, STEP_PEAK = (
+    row_column(n) for n in ("ws_seconds", "ws_flops", "ws_peak_mb", "step_flops", "step_peak_mb"))
 
 UNITS = ("wallclock_s", "device_s", "epochs")
 # Trials started: the searcher's own cost measure (how many configurations it proposed). Not one
@@ -108,20 +111,20 @@ def overhead(results: pd.DataFrame, device_s: float) -> dict[str, float]:
     (only when the results count each trial's training steps in `train_steps`), FLOPs per
     trial in training steps, and peak memory over a normal step's peak."""
     per_trial = trials(results)
-    if per_trial.empty or "ws_seconds" not in per_trial:
+    if per_trial.empty or WS_SECONDS not in per_trial:
         return {"ws_device_pct": math.nan, "ws_flops_pct": math.nan, "ws_step_equiv": math.nan,
                 "peak_mem_ratio": math.nan}
-    ws_s = float(per_trial["ws_seconds"].sum())
+    ws_s = float(per_trial[WS_SECONDS].sum())
     flops_pct = math.nan
-    if "train_steps" in per_trial:  # cumulative training steps of the trial
-        train_flops = float((per_trial["step_flops"] * per_trial["train_steps"]).sum())
-        flops_pct = 100 * float(per_trial["ws_flops"].sum()) / train_flops if train_flops else math.nan
-    step_peak = float(per_trial["step_peak_mb"].max())
-    peak = max(step_peak, float(per_trial["ws_peak_mb"].max()))
+    if TRAIN_STEPS in per_trial:  # cumulative training steps of the trial
+        train_flops = float((per_trial[STEP_FLOPS] * per_trial[TRAIN_STEPS]).sum())
+        flops_pct = 100 * float(per_trial[WS_FLOPS].sum()) / train_flops if train_flops else math.nan
+    step_peak = float(per_trial[STEP_PEAK].max())
+    peak = max(step_peak, float(per_trial[WS_PEAK].max()))
     return {"ws_device_pct": 100 * ws_s / device_s if device_s else math.nan,
             "ws_flops_pct": flops_pct,
             # FLOPs of one trial's warm-start in units of one training step
-            "ws_step_equiv": float((per_trial["ws_flops"] / per_trial["step_flops"]).mean()),
+            "ws_step_equiv": float((per_trial[WS_FLOPS] / per_trial[STEP_FLOPS]).mean()),
             "peak_mem_ratio": peak / step_peak if step_peak > 0 else math.nan}
 
 

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate, task_label  # noqa: E402
-from ohgw.analysis.metrics import ITERATIONS, UNIT_LABELS, UNITS, progress, rung_levels, trials  # noqa: E402
+from ohgw.analysis.metrics import EPOCH, ITERATIONS, UNIT_LABELS, UNITS, progress, rung_levels, trials  # noqa: E402
 from ohgw.analysis.sensitivity import GRID, fit, speedups  # noqa: E402
 from ohgw.analysis.tables import search_space, trial_benefit  # noqa: E402
 from ohgw.results.contract import ADJUSTED, SAMPLED, column  # noqa: E402
@@ -179,7 +179,7 @@ def survival(groups, per_seed, colours):
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     width = 0.8 / len(groups)
     for j, (key, reps) in enumerate(groups.items()):
-        depth = pd.concat([trials(r.results)["epoch"] for r in reps])
+        depth = pd.concat([trials(r.results)[EPOCH] for r in reps])
         frac = [(depth >= level).mean() for level in levels]
         ax.bar(np.arange(len(levels)) + (j - (len(groups) - 1) / 2) * width, frac, width,
                color=colours[key], label=f"{key.label()} ({len(depth)} trials)")

@@ -225,7 +225,8 @@ def judge(table: pd.DataFrame, protocol: Protocol, noisy_tasks: set[str]) -> pd.
         table[f"crit_{c.name}"] = [_holds(c, protocol, row, row["task"] in noisy_tasks) for _, row in table.iterrows()]
     crit = [f"crit_{c.name}" for c in protocol.criteria]
     applicable = [[r[k] for k in crit if r[k] is not None] for _, r in table.iterrows()]
-    table["meets_all"] = [bool(in_family) and bool(a) and all(a) for in_family, a in zip(table["in_family"], applicable)]
+    table["meets_all"] = [bool(in_family) and bool(a) and all(a)
+                          for in_family, a in zip(table["in_family"], applicable)]
     table.attrs.update(m=m, found=found, corrected_alpha=protocol.alpha / max(m, 1))
     return table
 

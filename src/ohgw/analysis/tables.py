@@ -11,7 +11,7 @@ import pandas as pd
 from ohgw.analysis.collect import BASELINE, Collection, GroupKey, Replicate, task_label
 from ohgw.analysis.measures import (FLOOR, LEVEL, PAIRED, Pair, Trio, floor_measures, paired_measures, per,
                                     replicate_measures, summarise)
-from ohgw.analysis.metrics import UNITS, trials
+from ohgw.analysis.metrics import EPOCH, PROCESS_PEAK, TRIAL_ID, UNITS, trials
 from ohgw.analysis.protocol import Protocol, judge, noisy
 from ohgw.analysis.stats import histogram_kl
 from ohgw.analysis.trust import add_floor_verdicts, add_power, label, pct, step_measures
@@ -166,9 +166,9 @@ def paired_trials(base: Replicate, var: Replicate) -> list[int]:
 def trial_peak_ratios(base: Replicate, var: Replicate) -> list[float]:
     """Per paired trial: the variant's process peak memory over the baseline's, both at the end
     of the trial's first epoch (its warm-start and one epoch of training, validation and test)."""
-    if "process_peak_mb" not in var.results or "process_peak_mb" not in base.results:
+    if PROCESS_PEAK not in var.results or PROCESS_PEAK not in base.results:
         return []
-    first = lambda rep: rep.results[rep.results["epoch"] == 1].set_index("trial_id")["process_peak_mb"]  # noqa: E731
+    first = lambda rep: rep.results[rep.results[EPOCH] == 1].set_index(TRIAL_ID)[PROCESS_PEAK]  # noqa: E731
     pb, pv = first(base), first(var)
     return [float(pv[t] / pb[t]) for t in paired_trials(base, var) if t in pb.index and t in pv.index and pb[t] > 0]
 
@@ -184,8 +184,8 @@ def trial_benefit(base: Replicate, var: Replicate) -> pd.DataFrame:
     hg = [column(HYPERGRADIENT, n) for n in names if column(HYPERGRADIENT, n) in tv]
     rows = []
     for tid in paired_trials(base, var):
-        epoch = min(tv.loc[tid, "epoch"], tb.loc[tid, "epoch"])
-        score = lambda res: float(res.loc[(res["trial_id"] == tid) & (res["epoch"] == epoch), metric].iloc[-1])  # noqa: E731
+        epoch = min(tv.loc[tid, EPOCH], tb.loc[tid, EPOCH])
+        score = lambda res: float(res.loc[(res[TRIAL_ID] == tid) & (res[EPOCH] == epoch), metric].iloc[-1])  # noqa: E731
         rows.append({"seed": var.seed, "trial_id": tid, "epoch": int(epoch),
                      "hg_norm": float(np.linalg.norm(tv.loc[tid, hg].astype(float).fillna(0.0))),
                      "benefit": sign * (score(var.results) - score(base.results))})

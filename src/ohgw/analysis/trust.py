@@ -35,7 +35,8 @@ def add_power(table: pd.DataFrame, unit: str, alpha: float) -> None:
     """seeds_needed_<unit>: paired seeds the CRITERION would need at the family's Bonferroni-corrected
     `alpha`, from each comparison's observed spread in the primary unit."""
     if per("spread", unit) in table:
-        table[per("seeds_needed", unit)] = [seeds_needed(s, CRITERION, alpha, POWER) for s in table[per("spread", unit)]]
+        table[per("seeds_needed", unit)] = [seeds_needed(s, CRITERION, alpha, POWER)
+                                            for s in table[per("spread", unit)]]
 
 
 def add_floor_verdicts(table: pd.DataFrame, unit: str, alpha: float) -> None:
