@@ -118,7 +118,7 @@ def main():
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--task", default="fashion_mnist", choices=sorted(DEFAULTS))
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # options may follow the settings
     cfg = config(args.task, args.overrides, args.device)
     ours, theirs = [], []
     for _ in range(args.repeats):
