@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import ohgw.tasks
 from ohgw.hyperparams import optimizers
 from ohgw.warmstart import hypergradient
 from ohgw.warmstart.lookahead import movable
@@ -144,3 +145,19 @@ def test_hypergradient_on_cuda_matches_cpu_where_the_draws_agree(digits64):
     for name in set(cpu) - {"aug_magnitude"}:
         assert cuda[name] == pytest.approx(cpu[name], rel=1e-6, abs=1e-12), name
     assert_matches_finite_differences(*on_cuda, hp, "aug_magnitude", cuda["aug_magnitude"])
+
+
+def test_under_bf16_autocast_the_hyper_gradient_keeps_its_direction_and_size():
+    """The trial's precision (bf16 autocast) is the hyper-step's too: its hyper-gradient is a step
+    direction within a few percent of float32's (docs/warmstart.md), on a real digits batch."""
+    torch.manual_seed(0)
+    module, data = ohgw.tasks.load("digits", hparams=HP)
+    data.setup("fit")
+    train = next(iter(data.train_dataloader()))
+    val = [t[:len(train[1])] for t in next(iter(data.val_dataloader()))]
+    fp32 = hypergradient(module, train, val, HP)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = hypergradient(module, train, val, HP)
+    assert bf16["momentum"] == fp32["momentum"] == 0.0  # no path on the first step, in any precision
+    for name in ("log_lr", "log_wd", "label_smoothing", "aug_magnitude"):
+        assert bf16[name] == pytest.approx(fp32[name], rel=0.1), name
