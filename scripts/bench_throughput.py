@@ -84,6 +84,8 @@ def bare(cfg, epochs: int) -> float:
     hp = HP[task.name]
     module = task.module(hp)
     net, augment = module.net.to(device), module.augment
+    if rt["channels_last"]:  # as the trial's module (task.channels_last on a GPU)
+        net = net.to(memory_format=torch.channels_last)
     data = task.datamodule(shuffle_seed=0, batch_size=task.batch_size)
     data.splits = {k: tuple(t.to(device) for t in v) for k, v in data.splits.items()}
     optimizer = optimizers.make(module.optimizer_name, net.parameters(), module.hp)  # a torch.optim optimizer
