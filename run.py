@@ -6,6 +6,7 @@
 The command line is read before Hydra parses it (ohgw.tuner.command_line): -m may stand
 anywhere, and bad input is one line and exit status 2 before anything starts.
 """
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig):
-    from ohgw.errors import ConfigError
+    from ohgw.errors import ConfigError, Interrupted
     from ohgw.tuner.checks import check_early
     from ohgw.tuner.exclude import excluded
     from ohgw.tuner.forkclient import start_early
@@ -41,6 +42,11 @@ def main(cfg: DictConfig):
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except (Interrupted, KeyboardInterrupt) as e:  # the replicate's state is saved: say how to go on
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        print(f"[interrupted] {HydraConfig.get().runtime.output_dir}: stopped by {signal.Signals(signum).name}; "
+              f"run the same command again to resume it", file=sys.stderr)
+        sys.exit(128 + signum)
     write_wandb_runs(cfg, job_dir)
     print_summary(record, job_dir)  # the last thing a job prints
     return record.get("best_val")
@@ -61,6 +67,11 @@ def read_command_line(argv: list[str]) -> list[str]:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except (Interrupted, KeyboardInterrupt) as e:  # the replicate's state is saved: say how to go on
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        print(f"[interrupted] {HydraConfig.get().runtime.output_dir}: stopped by {signal.Signals(signum).name}; "
+              f"run the same command again to resume it", file=sys.stderr)
+        sys.exit(128 + signum)
     SWEEP_JOBS = len(line.jobs) or None
     return line.argv
 

@@ -4,3 +4,15 @@ class ConfigError(ValueError):
 
 class DataMissingError(ConfigError):
     """A task's data files are not on this machine."""
+
+
+class Interrupted(BaseException):
+    """The tuner process was asked to stop by a signal (SIGTERM: `kill`, a time limit): the
+    replicate is left resumable. A BaseException, as KeyboardInterrupt is, so that no
+    `except Exception` on the way out takes it for an error."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(f"signal {signal.Signals(signum).name}")
+        self.signum = signum

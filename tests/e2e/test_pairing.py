@@ -83,9 +83,11 @@ def test_a_rerun_skips_complete_replicates_and_redoes_the_others(tmp_path):
     assert first.returncode == 0, first.stderr
     records = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "first").glob("*/" + RECORD)}
     assert len(records) == 4 and all(r["status"] == "complete" for r in records.values())
-    # job 1 failed, job 2 was killed while running
+    # job 1 failed, job 2 was killed while running, before its tuner's first save (a resumable
+    # one is tests/e2e/test_resume.py's)
     for job, status in (("1", "failed"), ("2", "running")):
         (tmp_path / "first" / job / RECORD).write_text(json.dumps({**records[job], "status": status}))
+    (tmp_path / "first" / "2" / "tuner" / "tuner.dill").unlink()
     second = run_cli(*sweep, f"hydra.sweep.dir={tmp_path}/second")
     assert second.returncode == 0, second.stderr
     assert second.stdout.count("[skipped]") == 2
@@ -93,7 +95,7 @@ def test_a_rerun_skips_complete_replicates_and_redoes_the_others(tmp_path):
         assert f"results: {(tmp_path / 'first' / job).resolve()} (reused" in second.stdout
     for job in ("0", "3"):
         skipped = json.loads((tmp_path / "second" / job / SKIPPED).read_text())
-        assert skipped["complete_at"] == str((tmp_path / "first" / job).resolve())
+        assert skipped["at"] == str((tmp_path / "first" / job).resolve()) and skipped["why"] == "complete"
         assert not (tmp_path / "second" / job / RECORD).exists()
     for job in ("1", "2"):
         redone = json.loads((tmp_path / "second" / job / RECORD).read_text())
@@ -112,8 +114,9 @@ def test_a_job_run_again_in_its_own_directory_keeps_a_complete_replicate_and_red
     job = tmp_path / "job"
     first = run_replicate(cfg, job)
     assert run_replicate(cfg, job)["started_at"] == first["started_at"]  # complete: kept, not redone
-    killed = {**first, "status": "running"}
+    killed = {**first, "status": "running"}  # before its tuner's first save: nothing to resume from
     (job / RECORD).write_text(json.dumps(killed))
+    (job / "tuner" / "tuner.dill").unlink()
     redone = run_replicate(cfg, job)
     attempt = job / "attempts" / "1"
     assert redone["status"] == "complete" and redone["replaces"] == [str(attempt)]

@@ -88,7 +88,8 @@ def find_replicates(dirs: list[Path | str], kind: type = Replicate) -> Found:
     if missing:
         raise RecordsError(f"not a directory: {', '.join(missing)}")
     records = {p.resolve() for d in roots for p in d.rglob(RECORD)}
-    # a job skipped by a rerun points at the replicate it would have repeated
+    # a job that ran nothing itself points at the replicate it would have run (complete, resumed
+    # there, or run by another launch)
     records |= {p for d in roots for p in map(_skipped_record, d.rglob(SKIPPED)) if p}
     records = sorted(records)
     if not records:
@@ -139,7 +140,8 @@ def skipped_target(job_dir: Path) -> Path | None:
 
 def _skipped_record(path: Path) -> Path | None:
     try:
-        target = Path(json.loads(path.read_text())["complete_at"]).resolve() / RECORD
+        pointer = json.loads(path.read_text())
+        target = Path(pointer.get("at") or pointer["complete_at"]).resolve() / RECORD  # complete_at: before resumes
     except (ValueError, OSError, KeyError, TypeError) as e:
         _corrupt(path, f"unreadable: {e}")
         return None

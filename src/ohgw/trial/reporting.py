@@ -30,7 +30,10 @@ def report(**metrics) -> None:
 class EpochReporter(L.Callback):
     """At the end of every epoch (after validation): test score, checkpoint, report.
     The checkpoint is written before the report, so a scheduler that pauses the trial on
-    this report always finds it. Cumulative seconds survive pauses through the checkpoint."""
+    this report always finds it. Cumulative seconds survive pauses through the checkpoint, and
+    so does the report itself: a process that resumes from the checkpoint prints it again, in
+    case the one before died between the two (the backend drops a report it has already read:
+    ohgw.tuner.backends.Recoverable)."""
 
     def __init__(self, checkpoint: Path, warmstart, process_start: float, epoch_metrics=None):
         self.checkpoint = checkpoint
@@ -40,15 +43,24 @@ class EpochReporter(L.Callback):
         self.train_s = 0.0
         self.elapsed_before = 0.0  # seconds of earlier processes of this trial
         self.first_batch_s = None  # this process's start-up: launch to its first batch
+        self.last_report: dict | None = None  # the report of the epoch the checkpoint holds
+        self.replay = None  # that report, read from the checkpoint this process resumes from
 
     def state_dict(self):
         # Lightning does not checkpoint the RNGs: without them a resumed trial would draw
         # other augmentations than the same trial run straight through
-        return {"train_s": self.train_s, "elapsed_s": self._elapsed(), "rng": _rng_states()}
+        return {"train_s": self.train_s, "elapsed_s": self._elapsed(), "rng": _rng_states(),
+                "last_report": self.last_report}
 
     def load_state_dict(self, state):
         self.train_s, self.elapsed_before = state["train_s"], state["elapsed_s"]
+        self.replay = state.get("last_report")
         _set_rng_states(state["rng"])
+
+    def on_train_start(self, trainer, module):
+        if self.replay is not None:
+            report(**self.replay)
+            self.replay = None
 
     def _elapsed(self) -> float:
         return self.elapsed_before + time.time() - self.process_start
@@ -75,14 +87,15 @@ class EpochReporter(L.Callback):
                                **class_scores("test", test.predicted, test.target))
             if self.epoch_metrics is not None:
                 metrics.update(self.epoch_metrics(module, trainer.datamodule, {**metrics, "test_loss": test_loss}))
+        peak_mb, reserved_mb = process_memory_mb(module.device)  # the warm-start's peak included
+        self.last_report = dict(epoch=trainer.current_epoch + 1, **metrics, test_loss=test_loss,
+                                train_steps=trainer.global_step, train_s=self.train_s, elapsed_s=self._elapsed(),
+                                first_batch_s=self.first_batch_s, process_peak_mb=peak_mb,
+                                process_reserved_mb=reserved_mb, **self.warmstart.record)
         tmp = self.checkpoint.with_suffix(".tmp")
         trainer.save_checkpoint(tmp)
         os.replace(tmp, self.checkpoint)
-        peak_mb, reserved_mb = process_memory_mb(module.device)  # the warm-start's peak included
-        report(epoch=trainer.current_epoch + 1, **metrics, test_loss=test_loss,
-               train_steps=trainer.global_step, train_s=self.train_s, elapsed_s=self._elapsed(),
-               first_batch_s=self.first_batch_s, process_peak_mb=peak_mb, process_reserved_mb=reserved_mb,
-               **self.warmstart.record)
+        report(**self.last_report)
 
 
 class UnreadableCheckpoint(Exception):

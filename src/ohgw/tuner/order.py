@@ -149,7 +149,28 @@ def ordered(backend_class):
 
 class OrderedTuner(Tuner):
     """Syne Tune's Tuner, not sleeping after a fetch that released an event: the next one may
-    be releasable at once."""
+    be releasable at once. It also keeps what a resumed replicate needs (ohgw.tuner.resume): the
+    loop's own set of running trials, saved with it, and taken up again after a resume."""
+
+    running: set = frozenset()   # the trials the loop counts as running (its own set, updated in place)
+    recovered: set = frozenset()  # trials a resume relaunched: running from the loop's first fetch
+
+    def _process_new_results(self, running_trials_ids):
+        if self.recovered:
+            running_trials_ids.update(self.recovered)
+            self.recovered = frozenset()
+        self.running = running_trials_ids
+        return super()._process_new_results(running_trials_ids)
+
+    def __getstate__(self):
+        """What Tuner.save keeps: not the callbacks that live only with this process (a live
+        dashboard, a progress line), nor the stop criterion (a resume binds a new one)."""
+        state = dict(self.__dict__)
+        state["callbacks"] = [c for c in self.callbacks if getattr(c, "saved_with_tuner", False)]
+        state.update(stop_criterion=None, status_printer=None, tuner_saver=None, running=set(self.running),
+                     # the loop's seconds so far: TuningStatus counts from a perf_counter of this process
+                     wallclock_at_save=self.tuning_status.wallclock_time if self.tuning_status else 0.0)
+        return state
 
     def _sleep(self):
         clock = getattr(self.trial_backend, "clock", None)

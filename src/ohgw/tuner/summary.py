@@ -17,6 +17,8 @@ def write_wandb_runs(cfg, job_dir: Path) -> None:
 
 
 def print_summary(record: dict, job_dir) -> None:
+    if record["status"] == "claimed":  # another launch runs it; its line is printed already
+        return
     used = record.get("budget_used", {})
     best = record.get("best_val")
     where = job_dir if record["status"] != "skipped" else (
