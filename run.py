@@ -67,11 +67,6 @@ def read_command_line(argv: list[str]) -> list[str]:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except (Interrupted, KeyboardInterrupt) as e:  # the replicate's state is saved: say how to go on
-        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-        print(f"[interrupted] {HydraConfig.get().runtime.output_dir}: stopped by {signal.Signals(signum).name}; "
-              f"run the same command again to resume it", file=sys.stderr)
-        sys.exit(128 + signum)
     SWEEP_JOBS = len(line.jobs) or None
     return line.argv
 
