@@ -34,6 +34,7 @@ BAD_INPUTS = {
     "two names for one setting": (["+task.search_space.lr={type:float,low:0.001,high:0.1}"],
                                   "log_lr and lr both set the optimizer's lr"),
     "unknown tuner.order": (["tuner.order=sorted"], "tuner.order must be one of arrival, deterministic"),
+    "deterministic not a boolean": (["deterministic=0"], "deterministic must be true or false, got 0"),
     # exp1 composes and passes every start check up to its data
     "exp1 without CIFAR-10": (["experiment=exp1", "task.root=/nonexistent/cifar", "task.download=false"],
                               "CIFAR-10 not found in /nonexistent/cifar/cifar-10-batches-py"),

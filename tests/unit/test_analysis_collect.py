@@ -44,6 +44,15 @@ def test_different_task_settings_are_not_compared(runs, capsys):
     assert "task.max_epochs: 3 != 9" in line and str(runs / "3") in line
 
 
+def test_a_setting_added_to_the_configs_later_compares_equal_to_its_off_value_only(runs, capsys):
+    # records written before task.label_noise and deterministic were declared lack them
+    for job, value in (("2", 0.0), ("3", False)):
+        edit_record(runs / job, lambda r: r["config"]["task"].update(label_noise=value, deterministic=value))
+    collect([runs])
+    edit_record(runs / "2", lambda r: r["config"]["task"].update(deterministic=True))
+    assert "task.deterministic: (absent) != True" in refused(capsys, runs)
+
+
 def test_a_data_condition_is_its_own_comparison(runs, capsys):
     """Label noise changes the task's data: the noisy replicates pair with the noisy baseline, under
     a task label that names the condition, instead of being refused as a different setting."""

@@ -150,15 +150,24 @@ def _refuse_if_different(ref: Replicate, rep: Replicate, what: str, free: set[st
                             f"{ref.path} vs {rep.path}; analyse them separately")
 
 
+_ABSENT = object()  # a setting one record's config does not have
+
+
 def _first_difference(a, b, prefix: str = "", skip: set[str] = frozenset()) -> str | None:
-    """'name: a != b' for the first differing (nested) entry outside `skip`, else None."""
+    """'name: a != b' for the first differing (nested) entry outside `skip`, else None. A setting
+    that one record lacks (it was added to the configs later: task.label_noise, deterministic)
+    equals an off value in the other (null, 0, false, empty): what the code did before it."""
     if prefix in skip:
         return None
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
-            diff = _first_difference(a.get(k), b.get(k), f"{prefix}{'.' if prefix else ''}{k}", skip)
+            diff = _first_difference(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{prefix}{'.' if prefix else ''}{k}", skip)
             if diff:
                 return diff
         return None
+    if a is _ABSENT or b is _ABSENT:
+        other = b if a is _ABSENT else a
+        same = other is None or (not isinstance(other, dict) and not other)
+        return None if same else f"{prefix}: {'(absent)' if a is _ABSENT else a} != {'(absent)' if b is _ABSENT else b}"
     same = a == b or (isinstance(a, float) and isinstance(b, float) and np.isclose(a, b))
     return None if same else f"{prefix}: {a} != {b}"

@@ -59,6 +59,8 @@ def check_early(cfg: DictConfig) -> None:
         raise ConfigError(f"device must be auto, cpu or cuda, got {cfg.device!r}")
     if cfg.n_workers is not None and (int(cfg.n_workers) != cfg.n_workers or cfg.n_workers < 1):
         raise ConfigError(f"n_workers must be an integer >= 1, got {cfg.n_workers}")
+    if not isinstance(cfg.get("deterministic", False), bool):  # "no" or 0 would pass as false to Lightning
+        raise ConfigError(f"deterministic must be true or false, got {cfg.deterministic!r}")
     if cfg.launcher not in LAUNCHERS:
         raise ConfigError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {cfg.launcher!r}")
     if cfg.tuner.order not in ORDERS:
