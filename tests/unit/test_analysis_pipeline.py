@@ -120,3 +120,17 @@ def test_callback_never_fails_a_finished_multirun(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"warning: analysis of {tmp_path} failed (RecordsError: no")
     assert not (tmp_path / "analysis").exists()
+
+
+def test_hyper_steps_where_autograd_failed_are_counted_in_the_report(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    shutil.copytree(FIXTURES, runs)
+    results = runs / "2" / "results.csv"  # ohgw seed 0: its trial 1 fell back for one hyperparameter
+    frame = pd.read_csv(results)
+    frame["ws_fd_fallback"] = (frame["trial_id"] == 1).astype(int)
+    frame.to_csv(results, index=False)
+    assert main([str(runs)]) == 0
+    steps = pd.read_csv(runs / "analysis" / "steps.csv").set_index("warmstart")
+    assert steps.loc["ohgw", "fd_fallback_trials"] == 1
+    n = steps.loc["ohgw", "n_trials"]
+    assert f"autograd failed and a central difference stood in (hgvia_) in 1 of {n} trials" in capsys.readouterr().out

@@ -83,6 +83,9 @@ def step_measures(reps) -> dict:
     moved = moves[lr][moves[lr] != 0] if lr else np.array([])
     out["lr_down_fraction"] = float(np.mean(moved < 0)) if len(moved) else math.nan
     out["lr_moved_trials"] = int(len(moved))
+    # trials whose hyper-step fell back to a central difference where autograd failed (hgvia_ says for which)
+    fallback = per_trial.get("ws_fd_fallback")
+    out["fd_fallback_trials"] = int((fallback.fillna(0) > 0).sum()) if fallback is not None else 0
     return out
 
 
@@ -120,7 +123,9 @@ def floor_lines(paired: pd.DataFrame, steps: pd.DataFrame, u: str) -> list[str]:
                    f"{s['lr_moved_trials']}"
             sizes = ", ".join(f"{k[len(STEP_PREFIX):]} {v:.2g}" for k, v in s.items() if k.startswith(STEP_PREFIX))
             lines.append(f"  steps: mean |psi' - x| (search-space scale) {sizes}; learning rate moved down in {down} "
-                         f"trials")
+                         f"trials" + (f"; autograd failed and a central difference stood in (hgvia_) in "
+                                      f"{s['fd_fallback_trials']} of {s['n_trials']} trials"
+                                      if s.get("fd_fallback_trials") else ""))
     for _, r in paired.iterrows():
         if r.get("role") == POSITIVE_CONTROL and r.get("n_pairs"):
             verdict = r.get(col("floor_verdict"), "")
