@@ -5,7 +5,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("torch", "lightning", "syne-tune")
+PACKAGES = ("torch", "lightning", "syne-tune", "optuna")  # optuna: scheduler=optuna_tpe
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 

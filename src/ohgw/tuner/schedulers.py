@@ -69,12 +69,20 @@ def searcher_space(cfg: dict, space: dict) -> dict:
 
 def warn_if_random_search(name: str, cfg: dict, n_hyperparameters: int, budget) -> None:
     """Syne Tune's KDE searcher (TPE here) proposes at random until its two densities can be fitted
-    (kde_first_fit): under a trial budget no larger than that it is random search. Say so, since a
-    report would read it as TPE."""
-    if not str(cfg.get("_target_", "")).endswith(".KDE") or budget.trials is None:
+    (kde_first_fit), Optuna's TPE until n_startup_trials have completed: under a trial budget no
+    larger than that it is random search. Say so, since a report would read it as TPE."""
+    target = str(cfg.get("_target_", ""))
+    if budget.trials is None:
         return
-    options = cfg.get("search_options") or {}
-    first = kde_first_fit(n_hyperparameters, options.get("num_min_data_points"), options.get("top_n_percent"))
+    if target.endswith(".KDE"):
+        options = cfg.get("search_options") or {}
+        first = kde_first_fit(n_hyperparameters, options.get("num_min_data_points"), options.get("top_n_percent"))
+    elif target.endswith(".OptunaTPEScheduler"):
+        from ohgw.tuner.optuna_tpe import startup_trials
+
+        first = startup_trials(cfg)
+    else:
+        return
     if budget.trials <= first:
         print(f"warning: scheduler {name}: budget.trials={budget.trials}, but its model needs {first} finished "
               f"trials before its first proposal (until then it proposes at random): under this budget it is "
