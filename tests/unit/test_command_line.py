@@ -9,6 +9,7 @@ import pytest
 
 from ohgw.errors import ConfigError
 from ohgw.tuner.command_line import read, split
+from ohgw.tuner.run_order import blocked
 from tests.helpers import ROOT
 
 DESIGN_CARD = "python run.py scheduler=pasha warmstart=ohgw task=cifar10 -m 'seed=range(32)'"
@@ -94,9 +95,14 @@ def test_options_move_in_front_with_their_values(argv, options, overrides):
     assert split(argv) == (options, overrides)
 
 
-def test_a_sweep_expands_as_hydras_basic_sweeper_with_the_configs_axes():
+def test_a_sweep_expands_as_the_sweeper_runs_it_with_the_configs_axes():
     jobs = read(["-m", "warmstart=baseline,ohgw", "seed=range(3)"]).jobs
-    assert [j[-2:] for j in jobs] == [[f"warmstart={w}", f"seed={s}"] for w in ("baseline", "ohgw") for s in range(3)]
+    product = [[f"warmstart={w}", f"seed={s}"] for w in ("baseline", "ohgw") for s in range(3)]
+    # each seed's jobs together, in an order drawn per seed (tests/unit/test_run_order.py)
+    assert [j[-2:] for j in jobs] == blocked(product)
+    assert [j[-1] for j in jobs] == [f"seed={s}" for s in range(3) for _ in range(2)]
+    hydras = read(["-m", "warmstart=baseline,ohgw", "seed=range(3)", "hydra.sweeper.block_by=null"]).jobs
+    assert [j[:2] for j in hydras] == product  # Hydra's own order: the product as given
     # experiment=noise_floor brings its own axes (hydra.sweeper.params): 5 variants x 10 seeds;
     # the command line's value of an axis replaces the config's
     assert len(read(["-m", "experiment=noise_floor"]).jobs) == 50

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ohgw.analysis import plots, report
+from ohgw.analysis import plots, report, run_order
 from ohgw.analysis.bias import bias_lines, bias_table
 from ohgw.analysis.collect import collect
 from ohgw.analysis.searchers import DEFAULT_MARGIN, comparisons, searcher_lines, searchers_table
@@ -66,7 +66,8 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float
         written = {name: frame for name, frame in tables.items() if name not in optional or len(frame)}
         blocks = report.build(collection, {"summary": summary, "paired": paired, "steps": steps, "hyperparams": hyper,
                                            "files": list(written)},
-                              {"protocol": protocol.lines(paired.attrs.get("m"), paired.attrs.get("found")),
+                              {"protocol": protocol.lines(paired.attrs.get("m"), paired.attrs.get("found"))
+                                           + [run_order.describe(collection)],
                                "trust": trust, "criteria": criteria, "verdict": verdict},
                               protocol, [out / p.name for p in pngs], generated,
                               report.searcher_blocks(searchers, searcher_text, [out / p.name for p in searcher_pngs])

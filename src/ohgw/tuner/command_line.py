@@ -79,17 +79,22 @@ def _override(arg: str) -> bool:
 
 
 def expand(overrides: list[str]) -> list[list[str]]:
-    """The jobs of a multirun as Hydra's basic sweeper makes them: the config's
-    `hydra.sweeper.params` (composed with the command line's fixed overrides), then the command
-    line, the later of two for one key winning, the product in order."""
+    """The jobs of a multirun as the sweeper makes them: the config's `hydra.sweeper.params`
+    (composed with the command line's fixed overrides), then the command line, the later of two
+    for one key winning, the product, in randomized blocks (ohgw.tuner.run_order) where the
+    sweeper is ours."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from ohgw.tuner.run_order import blocked
+
     parser = OverridesParser.create()
     fixed = [o for o, parsed in zip(overrides, _parse(parser, overrides)) if not parsed.is_sweep_override()]
-    params = compose(fixed).hydra.sweeper.params or {}
-    swept = [f"{k}={v}" for k, v in params.items()] + list(overrides)
+    sweeper = compose(fixed).hydra.sweeper
+    swept = [f"{k}={v}" for k, v in (sweeper.params or {}).items()] + list(overrides)
     (batch,) = BasicSweeper.split_arguments(_parse(parser, swept), None)
+    if "block_by" in sweeper:
+        return blocked(batch, sweeper.block_by, sweeper.order_seed)
     return [list(job) for job in batch]
 
 
