@@ -68,6 +68,10 @@ def test_replicate_key_ignores_where_results_go_and_nothing_else():
     key = replicate_key(compose_config())
     assert replicate_key(compose_config("rerun.root=/elsewhere", "logger=tensorboard",
                                         "hydra.sweep.dir=/x")) == key
+    # how often the tuner is saved, what the terminal shows, how the analysis judges: not results either
+    assert replicate_key(compose_config("tuner.save_every_s=30", "terminal.progress=false")) == key
+    judged = replicate_key(compose_config("experiment=noise_floor"))
+    assert replicate_key(compose_config("experiment=noise_floor", "protocol.alpha=0.01")) == judged
     for changed in ("seed=1", "budget.epochs=41", "warmstart=baseline", "task.max_epochs=8",
                     "scheduler=pasha", "n_workers=3"):
         assert replicate_key(compose_config(changed)) != key, changed
