@@ -110,10 +110,12 @@ def run_claimed(cfg: DictConfig, job_dir: Path, key: str, claim: Claim, task, va
         moved = set_aside(where)
         replaces.append(moved)
         print(f"[redo] {where}: {why}; set aside in {moved}, running the replicate again")
-    if found.resumable is not None:
+    if found.resumable is not None and cfg.rerun.skip_complete:  # skip_complete=false: a fresh run, always
         if found.resumable != job_dir.resolve():
             point_at(job_dir, key, found.resumable, "resumed")
         return resume_replicate(cfg, found.resumable, claim, task, budget)
+    if found.resumable is not None and found.resumable != job_dir.resolve():
+        replaces.append(str(found.resumable))
     moved = set_aside(job_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     trial_cfg = write_trial_config(cfg, job_dir, task, variant, rt)
