@@ -173,7 +173,7 @@ class CheckedSlurmLauncher(SlurmLauncher):
                 print(f"error: {numbers}; nothing queued ({OPTION}={on_over}): {timeout}{requeues}, or "
                       f"{OPTION}=warn queues it as it is", file=sys.stderr)
             else:
-                then = ("each time limit requeues the task, which resumes its replicate" if fit.allocations <= fit.allowed
-                        else f"the task fails after {fit.allowed} time limits")
+                then = ("each time limit requeues the task, which resumes its replicate"
+                        if fit.allocations <= fit.allowed else f"the task fails after {fit.allowed} time limits")
                 print(f"warning: {numbers}; {then}", file=sys.stderr)
         return refused

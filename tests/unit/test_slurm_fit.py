@@ -108,8 +108,8 @@ def test_a_budget_that_requeues_cannot_cover_is_refused_before_anything_is_queue
                    f"rerun.root={tmp_path}", env=env)
     assert done.returncode == 2, done.stderr[-2000:]
     assert said(done.stderr) == [("error: job #0", job0(tmp_path), NUMBERS + "max_num_timeout=1 allows 2; nothing "
-                                  "queued (hydra.launcher.on_budget_over_timeout=auto): raise hydra.launcher.timeout_min "
-                                  "to 68 or hydra.launcher.max_num_timeout to 2, or "
+                                  "queued (hydra.launcher.on_budget_over_timeout=auto): raise "
+                                  "hydra.launcher.timeout_min to 68 or hydra.launcher.max_num_timeout to 2, or "
                                   "hydra.launcher.on_budget_over_timeout=warn queues it as it is")]
     assert not calls.exists() and not (tmp_path / "sweep" / ".submitit").exists()
 
