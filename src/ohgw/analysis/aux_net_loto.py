@@ -25,7 +25,7 @@ from ohgw.analysis import report
 from ohgw.analysis.collect import AnalysisError, find_replicates, task_label
 from ohgw.results.history import Evaluation, HistoryError, evaluations, load_histories
 from ohgw.auxnet.features import features_of_config
-from ohgw.auxnet.net import NetSettings
+from ohgw.auxnet.net import NetSettings, same_prediction
 from ohgw.auxnet.predict import predict
 from ohgw.auxnet.searcher import read_output
 from ohgw.errors import ConfigError
@@ -76,9 +76,8 @@ def aux_replicates(dirs: list) -> dict[str, list]:
     return out
 
 
-def first_trial_is(rep, config: dict) -> bool:
-    first = evaluations(rep)[0].config
-    return all(_same(first[k], v) for k, v in config.items())
+def first_trial_is(rep, config: dict, space) -> bool:
+    return same_prediction(space, evaluations(rep)[0].config, config)
 
 
 def evaluate(dirs: list, aux_dirs: list, settings: NetSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -97,12 +96,13 @@ def evaluate(dirs: list, aux_dirs: list, settings: NetSettings) -> tuple[pd.Data
     for label, history in sorted(histories.items()):
         p = predict(label, features_of_config(history.task_config), history.space, histories, settings)
         runs = aux.get(label, [])
-        ran = [(rep, out) for rep, out in runs if first_trial_is(rep, p.config)]
+        ran = [(rep, out) for rep, out in runs if first_trial_is(rep, p.config, history.space)]
         score = _median([evaluations(rep)[0].score for rep, _ in ran]) if ran else math.nan
         predictions.append({"task": label, "metric": history.metric, "mode": history.mode,
                             "trained_on": " ".join(sorted(p.trained_on)), **{f"pred_{k}": v for k, v in p.config.items()},
                             "predicted_score": score, "aux_replicates": len(runs), "ran_prediction_first": len(ran),
-                            "same_as_replicate": all(_same_config(out["prediction"], p.config) for _, out in runs)
+                            "same_as_replicate": all(set(out["prediction"]) == set(p.config) and same_prediction(
+                                history.space, out["prediction"], p.config) for _, out in runs)
                             if runs else None, "net_seconds": p.seconds})
         target = None if math.isnan(score) else score
         if ran:
@@ -157,14 +157,6 @@ def _median(values):
     return float(s.median()) if len(s) else math.nan
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-6)
-    return str(a) == str(b)
-
-
-def _same_config(a: dict, b: dict) -> bool:
-    return set(a) == set(b) and all(_same(a[k], b[k]) for k in a)
 
 
 def main(argv=None) -> int:

@@ -34,6 +34,27 @@ def normalised(p: HyperParameter, value) -> float:
     return (float(p.to_scale(float(value))) - p.scale_low) / p.range
 
 
+# Two predictions of the net from the same records are the same prediction when their float and
+# int values agree to this share of each range (choices exactly): the net trains in float32, and
+# another CPU's kernels (or thread count) round otherwise, which training carries to ~1e-4 of a range.
+SAME_PREDICTION = 1e-3
+
+
+def same_prediction(space: SearchSpace, a: dict, b: dict) -> bool:
+    """Whether two configurations are one prediction (SAME_PREDICTION), over `b`'s keys; `a` may hold more
+    (a trial's config carries its epochs)."""
+    for name, value in b.items():
+        if name not in a:
+            return False
+        p = space[name] if name in space else None
+        if p is not None and p.kind in ("float", "int"):
+            if abs(normalised(p, a[name]) - normalised(p, value)) > SAME_PREDICTION:
+                return False
+        elif str(a[name]) != str(value):
+            return False
+    return True
+
+
 def denormalised(p: HyperParameter, u: float):
     """The value at u in [0, 1] (clipped) of a float or int domain; ints rounded into it."""
     value = p.from_scale(p.scale_low + min(max(float(u), 0.0), 1.0) * p.range)
