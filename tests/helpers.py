@@ -99,3 +99,16 @@ def fit(module, data, epochs: int, callbacks=(), validate: bool = False):
                         accelerator="cpu", **({} if validate else {"limit_val_batches": 0}))
     trainer.fit(module, datamodule=data)
     return trainer
+
+
+def trained(tuner: Path) -> set[tuple]:
+    """Every epoch a trial process trained and reported (trials append to their std.out across
+    attempts), as (trial, epoch, its cumulative seconds): a report printed again from a checkpoint
+    has the seconds of the first; an epoch trained again has its own."""
+    epochs = set()
+    for out in tuner.glob("*/std.out"):
+        for line in out.read_text().splitlines():
+            if line.startswith("[tune-metric]: "):
+                report = json.loads(line.split(": ", 1)[1])
+                epochs.add((int(out.parent.name), report["epoch"], report["elapsed_s"]))
+    return epochs

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from ohgw.results.contract import ROW
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, run_cli, trained
 
 pytestmark = pytest.mark.slow
 
@@ -30,19 +30,6 @@ TIMING = {"wallclock_s", "elapsed_s", "train_s", "first_batch_s", "process_peak_
 
 def command(job: Path) -> list[str]:
     return [*REPLICATE, f"rerun.root={job.parent}", f"hydra.run.dir={job}"]
-
-
-def trained(tuner: Path) -> set[tuple]:
-    """Every epoch a trial process trained and reported, as (trial, epoch, its cumulative seconds):
-    a report printed again from a checkpoint has the seconds of the first; an epoch trained again
-    has its own."""
-    epochs = set()
-    for out in tuner.glob("*/std.out"):
-        for line in out.read_text().splitlines():
-            if line.startswith("[tune-metric]: "):
-                report = json.loads(line.split(": ", 1)[1])
-                epochs.add((int(out.parent.name), report["epoch"], report["elapsed_s"]))
-    return epochs
 
 
 @pytest.fixture(scope="module")

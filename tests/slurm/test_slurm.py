@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ohgw.results.io import RECORD, raw_record as read_record
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, run_cli, trained
 
 pytestmark = pytest.mark.slow
 SCRIPT = ROOT / "scripts" / "local_slurm.sh"
@@ -57,19 +57,6 @@ def test_a_sweep_runs_as_one_slurm_array_and_is_analysed(slurm, tmp_path):
     assert [r["slurm"]["array_task_id"] for r in records] == [0, 1]
     summary = pd.read_csv(sweep / "analysis" / "summary.csv")  # the sweep's end ran the analysis
     assert sorted(summary["warmstart"]) == ["baseline", "ohgw"]
-
-
-def trained(tuner: Path) -> set[tuple]:
-    """Every epoch a trial process trained and reported (trials append to their std.out across
-    attempts), as (trial, epoch, its cumulative seconds): a report printed again from a
-    checkpoint has the seconds of the first; an epoch trained again has its own."""
-    epochs = set()
-    for out in tuner.glob("*/std.out"):
-        for line in out.read_text().splitlines():
-            if line.startswith("[tune-metric]: "):
-                report = json.loads(line.split(": ", 1)[1])
-                epochs.add((int(out.parent.name), report["epoch"], report["elapsed_s"]))
-    return epochs
 
 
 def assert_resumed(job: Path, epochs: int | None = None) -> dict:
