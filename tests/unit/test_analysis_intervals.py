@@ -62,7 +62,7 @@ def test_a_censored_baseline_median_reaches_minus_infinity():
     assert list(log_ratios([10.0, math.inf, 4.0], [5.0, 5.0, math.inf])) == [math.log(0.5)]
 
 
-@pytest.mark.parametrize("spread, alpha", [(0.47, 0.05 / 6), (0.15, 0.05 / 6), (0.3, 0.05)])
+@pytest.mark.parametrize("spread, alpha", [(0.47, 0.05 / 6), (0.15, 0.05 / 6), (0.3, 0.05), (0.084, 0.05), (0.05, 0.05 / 6)])
 def test_seeds_needed_matches_the_t_tests_power_over_wilcoxons_efficiency(spread, alpha):
     from statsmodels.stats.power import TTestPower
 
