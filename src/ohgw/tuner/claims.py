@@ -6,8 +6,9 @@ same key finds the claim and skips the replicate or waits for it (`rerun.on_clai
 
 A claim is stale, and taken over, when its holder is gone: on the same host, its process no
 longer exists (or is another process under a reused pid); from the same Slurm job (a requeued
-task, its restart count now higher), always; otherwise, when its heartbeat is older than `rerun.claim_stale_s`. Taking over
-renames the stale file first, so that of two launches that both saw it stale only one wins."""
+task, its restart count now higher), always; otherwise, when its heartbeat is older than
+`rerun.claim_stale_s`. Taking over renames the stale file first, so that of two launches that both
+saw it stale only one wins."""
 from __future__ import annotations
 
 import json

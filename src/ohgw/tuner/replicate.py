@@ -197,10 +197,10 @@ def build_tuner(cfg: DictConfig, task, budget, rt: dict, trial_cfg: Path, job_di
     os.environ["SYNETUNE_FOLDER"] = str(job_dir.resolve())  # Syne Tune's own files go here
     backend = make_backend(cfg.launcher, TRIAL_MODULE, trial_cfg, cfg.tuner.order, **backend_kwargs(rt["gpus"]))
     saver = TunerSaver(recorder, cfg.tuner.save_every_s, claim)
+    callbacks = [recorder, StoreResultsCallback(), saver, *live_callbacks(cfg, recorder, job_dir)]
     return OrderedTuner(trial_backend=backend, scheduler=scheduler, stop_criterion=budget, n_workers=rt["n_workers"],
-                 sleep_time=cfg.tuner.sleep_time, max_failures=cfg.tuner.max_failures, tuner_name=TUNER_DIR,
-                 suffix_tuner_name=False, save_tuner=False, callbacks=[recorder, StoreResultsCallback(), saver, *live_callbacks(cfg, recorder, job_dir)],
-                 print_update_interval=3600)
+                        sleep_time=cfg.tuner.sleep_time, max_failures=cfg.tuner.max_failures, tuner_name=TUNER_DIR,
+                        suffix_tuner_name=False, save_tuner=False, callbacks=callbacks, print_update_interval=3600)
 
 
 def tune_and_record(tuner, recorder, record: dict, task, rt: dict, job_dir: Path) -> dict:
