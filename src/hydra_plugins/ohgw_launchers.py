@@ -14,7 +14,6 @@ from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 
 ON_OVER = ("auto", "warn", "refuse")
-CPU_WORKERS = 2  # trials at once on CPU when n_workers is null (ohgw.tuner.runtime.runtime's default)
 
 
 @dataclass
@@ -62,13 +61,14 @@ def node_gpus(params: dict) -> int:
 
 def trials_at_once(cfg, gpus: int) -> int:
     """The trials a replicate runs at once on a node with `gpus` GPUs, as ohgw.tuner.runtime
-    decides it there: n_workers, or one trial per GPU to use, or CPU_WORKERS on CPU."""
-    if cfg.n_workers is not None:
-        return int(cfg.n_workers)
+    decides it there (ohgw.tuner.runtime.workers): n_workers, or one trial per GPU it uses, or as
+    many as on CPU."""
+    from ohgw.tuner.runtime import workers
+
+    used = None
     if gpus and cfg.device != "cpu":
-        usable = len(cfg.gpus_to_use) if cfg.gpus_to_use is not None else gpus
-        return max(1, usable // int(cfg.num_gpus_per_trial))
-    return CPU_WORKERS
+        used = len(cfg.gpus_to_use) if cfg.gpus_to_use is not None else gpus
+    return max(1, int(workers(cfg.n_workers, used, int(cfg.num_gpus_per_trial))))
 
 
 def budget_fit(cfg, params: dict) -> Fit | None:

@@ -142,7 +142,7 @@ def resume_replicate(cfg: DictConfig, where: Path, claim: Claim, task, budget) -
         raise ConfigError(f"{where}: saved with {saved.n_workers} workers, its record says {rt['n_workers']}")
     tuner = build_tuner(cfg, task, bind(budget, recorder), rt, where / TRIAL_CONFIG, where, recorder, claim,
                         scheduler=saved.scheduler)
-    resumed = take_over(tuner, saved)
+    resumed = {"epochs_recorded": len(recorder.rows), **take_over(tuner, saved)}
     print(f"[resume] {where}: going on from its saved tuner ({record['status']}; {resumed['epochs_recorded']} "
           f"epochs recorded, {resumed['trials_started']} trials started; trials {resumed['relaunched'] or 'none'} "
           f"go on from their checkpoints)", flush=True)

@@ -75,7 +75,7 @@ def search(root: Path, key: str, job_dir: Path) -> Earlier:
         if record is None or record.get("key") != key:
             continue
         if record.get("status") == "complete":
-            why = damaged(here, record)
+            why = damaged(here)
             if why is None:
                 found.complete = found.complete or here
             else:
@@ -102,7 +102,7 @@ def _record_dirs(root: Path, job_dir: Path):
             yield path
 
 
-def damaged(job_dir: Path, record: dict) -> str | None:
+def damaged(job_dir: Path) -> str | None:
     """Why a complete replicate's files cannot be trusted (a file that does not match its
     checksum, a truncated results.csv), or None."""
     try:

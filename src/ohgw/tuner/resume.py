@@ -102,8 +102,7 @@ def take_over(tuner, saved) -> dict:
     for trial_id in relaunched:
         backend.relaunch(trial_id)
     tuner.recovered = set(saved.running)
-    return {"epochs_recorded": len(next(c for c in saved.callbacks if hasattr(c, "rows")).rows),
-            "trials_started": len(backend.trial_ids), "relaunched": relaunched, "forgotten": forgotten}
+    return {"trials_started": len(backend.trial_ids), "relaunched": relaunched, "forgotten": forgotten}
 
 
 INTERRUPTIONS = (Interrupted, KeyboardInterrupt, SystemExit)  # SystemExit: submitit's exit after a requeue

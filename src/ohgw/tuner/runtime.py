@@ -9,6 +9,8 @@ from omegaconf import DictConfig
 from ohgw.errors import ConfigError
 from ohgw.tuner.workers import gpu_plan, visible_gpus
 
+CPU_WORKERS = 2  # trials at once on CPU when n_workers is null
+
 SLURM_IDS = {"job_id": "SLURM_JOB_ID", "array_job_id": "SLURM_ARRAY_JOB_ID",
              "array_task_id": "SLURM_ARRAY_TASK_ID", "restart_count": "SLURM_RESTART_COUNT"}
 
@@ -26,8 +28,7 @@ def runtime(cfg: DictConfig) -> dict:
         raise ConfigError(f"gpus_to_use={list(cfg.gpus_to_use)} but " + (
             "device=cpu" if device == "cpu" else f"no CUDA device is visible{cuda_visible_note()}"))
     plan = gpu_plan(visible_gpus(gpus), cfg.gpus_to_use, cfg.num_gpus_per_trial) if use_gpu else None
-    n_workers = cfg.n_workers if cfg.n_workers is not None else (
-        len(plan["gpus"]) // plan["num_gpus_per_trial"] if use_gpu else 2)
+    n_workers = workers(cfg.n_workers, len(plan["gpus"]) if use_gpu else None, int(cfg.num_gpus_per_trial))
     if n_workers < 1:  # a default from too few GPUs
         raise ConfigError(f"n_workers must be an integer >= 1, got {n_workers}")
     return {"n_workers": int(n_workers), "accelerator": "gpu" if use_gpu else "cpu", "gpus": plan,
@@ -35,6 +36,14 @@ def runtime(cfg: DictConfig) -> dict:
             "threads_per_trial": max(1, usable_cpus() // int(n_workers)),
             "precision": trainer_precision(str(cfg.task.get("precision", "32")), use_gpu),
             "channels_last": bool(cfg.task.get("channels_last", False)) and use_gpu}
+
+
+def workers(n_workers, gpus_used: int | None, num_gpus_per_trial: int) -> int:
+    """Trials at once: n_workers, or where it is null one trial per num_gpus_per_trial of the GPUs
+    the replicate uses (None: it runs on CPU, CPU_WORKERS). Light: the Slurm launcher asks it too."""
+    if n_workers is not None:
+        return n_workers
+    return gpus_used // num_gpus_per_trial if gpus_used is not None else CPU_WORKERS
 
 
 def cuda_visible_note(env=os.environ) -> str:
