@@ -147,6 +147,9 @@ RECORD = _fields(
     ("rung_levels", "the resource levels (epochs) at which the scheduler made its decisions, as it ran them; "
                     "null for a scheduler without rungs"),
     ("slurm", "Slurm job, array job, array task and restart count where it ran on Slurm"),
+    ("simulated", "a replicate replayed in virtual time on recorded curves (ohgw.simulate.replay): the table "
+                  "(path, sha256), the variant's curves it read, its training seeds, the real seconds it took; "
+                  "absent for a real run. Its wallclock_s values are virtual seconds"),
     ("config", "the resolved Hydra config"),
     ("python", "the Python version"),
     ("git_commit", "the project's git commit, or unknown outside a checkout"),

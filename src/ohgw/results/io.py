@@ -117,7 +117,9 @@ def load_results(job_dir: Path, record: dict) -> pd.DataFrame:
         return pd.DataFrame(columns=needed)
     if not text.endswith("\n"):
         raise ValueError("truncated (no final newline)")
-    frame = pd.read_csv(path)
+    # round_trip: a value reads back as the float that was written (pandas' fast parser can be one
+    # ulp off), so a sampled configuration read back equals the one the scheduler proposed
+    frame = pd.read_csv(path, float_precision="round_trip")
     if version_of(record) == 1:
         frame = _upgrade_v1(frame)
     absent = [c for c in needed if c not in frame]

@@ -44,6 +44,16 @@ def import_syne_tune() -> None:
         syne_tune.tuner.print_best_metric_found = _logged(syne_tune.tuner.print_best_metric_found)
 
 
+def import_blackbox_repository() -> None:
+    """Syne Tune's blackbox repository and simulator backend (ohgw.simulate), without the
+    announcements of its optional extras (YAHPO, h5py, AWS), which it prints on both streams."""
+    import_syne_tune()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        import syne_tune.backend.simulator_backend.simulator_callback  # noqa: F401
+        import syne_tune.blackbox_repository.blackbox_tabular  # noqa: F401
+        import syne_tune.blackbox_repository.simulated_tabular_backend  # noqa: F401
+
+
 def _logged(print_table):
     """Syne Tune's print_best_metric_found, its printed lines logged on Syne Tune's tuner logger."""
     def log_table(*args, **kwargs):

@@ -13,7 +13,7 @@ from ohgw.config import instantiate
 from ohgw.errors import ConfigError
 
 # the harness's own keys of a scheduler config; Syne Tune's are under `args`
-OWN_KEYS = ("name", "multi_fidelity", "min_rungs", "grid_points", "train_from", "args")
+OWN_KEYS = ("name", "multi_fidelity", "min_rungs", "grid_points", "train_from", "configurations", "args")
 RESOURCE_ATTR = "epoch"       # what trials report, from 1
 MAX_RESOURCE_ATTR = "epochs"  # the trial argument promotion-type schedulers rewrite
 
@@ -43,6 +43,10 @@ def make_scheduler(scheduler_cfg, task, seed: int, extra_config: dict, budget=No
         warn_if_random_search(name, cfg, len(list(task.space)), budget)
     if "grid_points" in own:
         cfg["search_options"] = {"num_samples": grid_samples(name, task.space, own["grid_points"])}
+    if own.get("configurations"):  # proposals only from a fixed sample (the recorded curves' table)
+        cfg["search_options"] = {**(cfg.get("search_options") or {}),
+                                 "restrict_configurations": fixed_sample(task, **own["configurations"])}
+        cfg["points_to_evaluate"] = []  # Syne Tune's midpoint first is not in the sample
     if "train_from" in own:  # a scheduler that learns from earlier records: it gets them and the task it tunes
         cfg.update(task=task, train_from=list(own["train_from"] or []))
     try:
@@ -50,6 +54,19 @@ def make_scheduler(scheduler_cfg, task, seed: int, extra_config: dict, budget=No
                            metric=task.metric, mode=task.mode, random_seed=seed)
     except InstantiationException as e:  # Syne Tune checks its arguments with asserts
         raise ConfigError(f"scheduler {name}: {e.__cause__ or e}") from e
+
+
+def fixed_sample(task, size: int, seed: int) -> list[dict]:
+    """`size` configurations of the task's space drawn with `seed`: the same list wherever it is
+    asked for (the curves experiment records them; a real run restricted to them is compared with
+    the simulator's replay of the records)."""
+    import numpy as np
+
+    if int(size) != size or size < 1:
+        raise ConfigError(f"scheduler.configurations.size must be an integer >= 1, got {size}")
+    rng = np.random.RandomState(int(seed))
+    space = task.space.to_syne_tune()
+    return [{name: domain.sample(random_state=rng) for name, domain in space.items()} for _ in range(int(size))]
 
 
 # Syne Tune 0.13's KDE searcher (scheduler kde, tpe, bohb) encodes an int domain without its lower

@@ -13,3 +13,4 @@ def trial_seed(seed: int, trial_id: int, stream: int = 0) -> int:
 
 
 RANDOM_DIRECTION_STREAM = 1
+TABLE_SEED_STREAM = 2  # a simulated trial's training seed among a curves table's (ohgw.simulate.replay)
