@@ -90,10 +90,11 @@ class WarmStartCallback(L.Callback):
         targets = self.variant.targets(space, module.accepts.movable)
         state = optimizers.state_by_name(trainer.optimizers[0], module)  # empty before step 1
         val_batch = self._validation_batch(trainer, module, len(batch[1]))
+        central = self.variant.central_steps(targets, space, module.accepts.forward_acting)
 
         def step(train, val):
             return hypergradient(module, train, val, module.hp, names=targets,
-                                 optimizer_state=state, step=trainer.global_step)
+                                 optimizer_state=state, step=trainer.global_step, central=central)
 
         r = self.record
         with trainer.precision_plugin.forward_context():
@@ -126,9 +127,14 @@ class WarmStartCallback(L.Callback):
         r.update({column(ADJUSTED, n): module.hp[n] for n in space.names})
 
     def _validation_batch(self, trainer, module, size):
-        """The first `size` validation examples (as large as a training batch)."""
         if self._val_batch is None:
-            with torch.random.fork_rng(devices=[]):  # a new DataLoader iterator draws a seed
-                x, y = next(iter(trainer.datamodule.val_dataloader()))
-            self._val_batch = (x[:size].to(module.device), y[:size].to(module.device))
+            self._val_batch = validation_batch(trainer.datamodule, size, module.device)
         return self._val_batch
+
+
+def validation_batch(datamodule, size: int, device) -> tuple:
+    """The hyper-step's validation batch: the first `size` validation examples (as many as a
+    training batch), on `device`."""
+    with torch.random.fork_rng(devices=[]):  # a new DataLoader iterator draws a seed
+        x, y = next(iter(datamodule.val_dataloader()))
+    return x[:size].to(device), y[:size].to(device)

@@ -66,7 +66,8 @@ class HyperGradient(dict):
 
 
 def hypergradient(module, train_batch, val_batch, hparams: Mapping, *, names=None,
-                  optimizer_state=None, step: int = 0, fd_step: float = 1e-3) -> HyperGradient:
+                  optimizer_state=None, step: int = 0, fd_step: float = 1e-3,
+                  central: Mapping[str, float] | None = None) -> HyperGradient:
     """dF/du for `names` (default: every hyperparameter of the module's search space that a
     warm-start can move) by autograd; those the space marks non-differentiable, and an
     augmentation magnitude whose path is piecewise constant (RandAugment), use a central
@@ -74,23 +75,29 @@ def hypergradient(module, train_batch, val_batch, hparams: Mapping, *, names=Non
     magnitude: about one bin), on the same batches and draws.
     Dropout rates get the pathwise derivative with the masks held fixed (hyperparams.dropout).
     Where autograd fails for a hyperparameter (an op on its path without a double backward),
-    a central difference stands in for it, and `.fallbacks` says why."""
-    by_autograd, by_fd = _split(module, names)
+    a central difference stands in for it, and `.fallbacks` says why.
+    `central` (name -> h on the search-space scale) asks for a central difference of half-width h
+    for those names instead, whatever autograd could do (WarmStart's estimator central_step: the
+    slope of F over the hyper-step's own scale, not at a point)."""
+    order = sum(_split(module, names), [])  # the names in the order the gradient lists them
+    central = dict(central or {})
+    if set(central) - set(order):
+        raise ValueError(f"central names {sorted(set(central) - set(order))}, not among {order}")
+    by_autograd, by_fd = ([n for n in part if n not in central] for part in _split(module, names))
     rng = _rng_state_on(next(module.parameters()).device)
     loss, raw, fallbacks = _autograd_or_fallbacks(module, train_batch, val_batch, hparams, by_autograd,
                                                   optimizer_state, step, rng)
     # no path (momentum on the first step): the gradient is exactly zero
     grads = {n: 0.0 if g is None else g.item() for n, g in raw.items()}
     space = module.search_space
-    for n in by_fd + list(fallbacks):
-        grads[n] = _central_difference(module, train_batch, val_batch, hparams, n,
-                                       fd_step_of(module, n, fd_step) * space[n].range, optimizer_state, step, rng)
+    half_widths = {n: fd_step_of(module, n, fd_step) * space[n].range for n in by_fd + list(fallbacks)} | central
+    for n, h in half_widths.items():
+        grads[n] = _central_difference(module, train_batch, val_batch, hparams, n, h, optimizer_state, step, rng)
     methods = {n: PATHWISE if module.accepts.role(n) == "network" else AUTOGRAD for n in by_autograd}
-    methods.update({n: CENTRAL_DIFFERENCE for n in by_fd + list(fallbacks)})
-    if loss is None:  # autograd failed for every one of them
-        with _restored_rng(module, rng), torch.no_grad():
-            loss = _lookahead(module, train_batch, val_batch, hparams, optimizer_state, step, create_graph=False)
-    return HyperGradient({n: grads[n] for n in by_autograd + by_fd}, methods, loss.item(), fallbacks)
+    methods.update({n: CENTRAL_DIFFERENCE for n in half_widths})
+    loss = loss.item() if loss is not None else \
+        lookahead_value(module, train_batch, val_batch, hparams, rng, optimizer_state, step)  # autograd took none
+    return HyperGradient({n: grads[n] for n in order}, {n: methods[n] for n in order}, loss, fallbacks)
 
 
 def _autograd_or_fallbacks(module, train_batch, val_batch, hparams, names, optimizer_state, step, rng):
@@ -229,17 +236,30 @@ def _optimizer_step(module, params, grads, psi, optimizer_state, step):
     return optimizers.step(module.optimizer_name, params, grads, psi, optimizer_state, factor)
 
 
+def rng_state(module):
+    """The RNG state a hyper-gradient taken now draws from (augmentation, dropout masks):
+    `lookahead_value` from it sees the same draws."""
+    return _rng_state_on(next(module.parameters()).device)
+
+
+def lookahead_value(module, train_batch, val_batch, hparams: Mapping, rng, optimizer_state=None,
+                    step: int = 0) -> float:
+    """F at `hparams` as a float, its draws from the RNG state `rng` (`rng_state`), the caller's
+    RNG stream left as it was: F at two psi from the same `rng` differs only by psi."""
+    with _restored_rng(module, rng):
+        return _lookahead(module, train_batch, val_batch, hparams, optimizer_state, step, create_graph=False).item()
+
+
 def _central_difference(module, train_batch, val_batch, hparams, name, h, optimizer_state, step, rng):
-    values = []
+    """(F(u + h) - F(u - h)) / 2h in `name`'s search-space value u, on the same draws; an end
+    past the domain is held at its bound (the difference is then over the shorter interval)."""
     spec = module.search_space[name]
     base = {**module.hp, **hparams}
     u = spec.to_scale(float(base[name]))
-    for sign in (1, -1):
-        shifted = {**base, name: spec.from_scale(u + sign * h)}
-        with _restored_rng(module, rng):
-            values.append(_lookahead(module, train_batch, val_batch, shifted, optimizer_state, step,
-                                     create_graph=False).item())
-    return (values[0] - values[1]) / (2 * h)
+    ends = min(u + h, spec.scale_high), max(u - h, spec.scale_low)
+    values = [lookahead_value(module, train_batch, val_batch, {**base, name: spec.from_scale(e)}, rng,
+                              optimizer_state, step) for e in ends]
+    return (values[0] - values[1]) / (ends[0] - ends[1])
 
 
 def _trainable(module) -> dict:

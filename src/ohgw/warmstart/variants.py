@@ -18,6 +18,12 @@ from ohgw.hyperparams.space import SearchSpace
 
 DIRECTIONS = ("none", "hypergradient", "random", "zero", "planted")
 STEP_MODES = ("raw", "normalized")
+# how the hyper-gradient is estimated: autograd (the exact local derivative; a central difference only
+# where the lookahead says so), or central_step: the forward-acting hyperparameters (augmentation
+# magnitude, dropout rates), whose F jumps wherever a ReLU changes state, by a central difference of
+# half-width eta_h x their range, the scale of the hyper-step (docs/warmstart.md, "The hyper-gradient
+# at the scale of its step")
+ESTIMATORS = ("autograd", "central_step")
 # what a variant is to the study, recorded in replicate.json and read by the analysis: the baseline, the A/A
 # floor, the positive control, a control (the random step), or a treatment (the method under test)
 ROLES = ("baseline", "floor", "positive_control", "control", "treatment")
@@ -35,6 +41,7 @@ class WarmStart:
     target: dict = field(default_factory=dict)  # planted only: name -> value to step toward
     fraction: float = 0.5          # planted only: how much of the way to the target
     role: str = "treatment"        # one of ROLES
+    estimator: str = "autograd"    # one of ESTIMATORS
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
@@ -43,6 +50,8 @@ class WarmStart:
             raise ConfigError(f"warmstart.role must be one of {ROLES}, got {self.role!r}")
         if self.step not in STEP_MODES:
             raise ConfigError(f"warmstart.step must be one of {STEP_MODES}, got {self.step!r}")
+        if self.estimator not in ESTIMATORS:
+            raise ConfigError(f"warmstart.estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
         if not (isinstance(self.eta_h, (int, float)) and self.eta_h > 0):
             raise ConfigError(f"warmstart.eta_h must be > 0, got {self.eta_h}")
         if int(self.steps) != self.steps or self.steps < 1:
@@ -92,6 +101,16 @@ class WarmStart:
                           f"hyperparameter left to move; running as baseline", stacklevel=2)
             return False
         return True
+
+    def central_steps(self, names, space: SearchSpace, forward_acting=lambda name: False) -> dict:
+        """The hyper-gradient's central differences this variant asks for (lookahead.hypergradient's
+        `central`): under estimator central_step, name -> half-width eta_h x its range on the
+        search-space scale for each forward-acting one among `names` (a normalized step's largest
+        extent along it; a raw step's, eta_h x |dF/du|, needs the gradient first, so it gets the
+        same); none under autograd."""
+        if self.estimator != "central_step":
+            return {}
+        return {n: self.eta_h * space[n].range for n in names if forward_acting(n)}
 
     def propose(self, psi: dict, grads: dict, space: SearchSpace, rng: np.random.Generator) -> dict:
         """psi' = clip(psi + delta) on the search-space scale, over the hyperparameters in
