@@ -70,7 +70,7 @@ def test_the_central_step_estimator_replaces_only_the_forward_acting_gradient(ch
 
 def test_summary_fractions_and_the_table(check):
     _, _, summary = check
-    for column in ("frac_lower", "frac_sign"):
+    for column in ("frac_lower", "frac_sign", "frac_close"):
         values = summary[column].dropna()
         assert len(values) and values.between(0, 1).all()
     lr = summary[(summary["hyperparameter"] == "log_lr") & (summary["direction"] == "hypergradient")]

@@ -17,9 +17,10 @@ random step are compared with what they do to F:
 
 Writes steps.csv (one row per configuration x eta_h x step mode x estimator x direction x
 hyperparameter or "all") and summary.csv (per estimator, direction, step mode, eta_h and
-hyperparameter: the moved steps, the fraction that lower F, the fraction whose realised change has
-the predicted sign, the median realised/predicted, and Spearman's correlation of predicted and
-realised over the configurations). `table` prints the README's table from summary.csv."""
+hyperparameter: the moved steps, the median |predicted| (against F's rounding), the fraction that
+lower F, the fraction whose realised change has the predicted sign, the fraction within 10% of the
+prediction, the median realised/predicted, and Spearman's correlation of predicted and realised over
+the configurations). `table` prints the README's tables from summary.csv."""
 from __future__ import annotations
 
 import argparse
@@ -104,8 +105,9 @@ def check_config(module, train, val, index: int, seed: int, direction_seed: int,
 
 def summarize(steps: pd.DataFrame) -> pd.DataFrame:
     """Per estimator, direction, step mode, eta_h and hyperparameter, over the configurations whose
-    step moved it (delta != 0): n, the fraction of steps that lower F, the fraction whose realised
-    change has the predicted sign, the median realised / predicted (where predicted != 0) and
+    step moved it (delta != 0): n, the median |predicted|, the fraction of steps that lower F, and
+    where predicted != 0: the fraction whose realised change has the predicted sign, the fraction
+    within 10% of it (|realised - predicted| <= 0.1 |predicted|), the median realised / predicted;
     Spearman's correlation of predicted and realised (NaN under 3 steps or where one is constant)."""
     keys = ["estimator", "direction", "step", "eta_h", "hyperparameter"]
     rows = []
@@ -116,11 +118,14 @@ def summarize(steps: pd.DataFrame) -> pd.DataFrame:
         rho = math.nan
         if len(moved) >= 3 and np.ptp(pred) > 0 and np.ptp(real) > 0:
             rho = float(spearmanr(pred, real).statistic)
+        p, r = pred[nonzero], real[nonzero]
+        some = nonzero.any()
         rows.append({**dict(zip(keys, key)), "n": len(moved),
+                     "median_abs_predicted": float(np.median(np.abs(pred))) if len(moved) else math.nan,
                      "frac_lower": float(np.mean(real < 0)) if len(moved) else math.nan,
-                     "frac_sign": float(np.mean(np.sign(real[nonzero]) == np.sign(pred[nonzero])))
-                     if nonzero.any() else math.nan,
-                     "median_ratio": float(np.median(real[nonzero] / pred[nonzero])) if nonzero.any() else math.nan,
+                     "frac_sign": float(np.mean(np.sign(r) == np.sign(p))) if some else math.nan,
+                     "frac_close": float(np.mean(np.abs(r - p) <= 0.1 * np.abs(p))) if some else math.nan,
+                     "median_ratio": float(np.median(r / p)) if some else math.nan,
                      "spearman": rho})
     return pd.DataFrame(rows)
 
@@ -152,25 +157,24 @@ def run(task_name: str, configs: int, etas, out: Path, *, steps=STEP_MODES, esti
 
 
 def table(summary: pd.DataFrame, step: str, estimator: str = "autograd") -> str:
-    """Markdown: per hyperparameter and eta_h, the fraction of steps lowering F and the median
-    realised / predicted, hyper-gradient step against the random step, for one step mode and
-    estimator."""
+    """Markdown: per hyperparameter and eta_h, hyper-gradient step (hg) against the random step
+    (rnd): the fraction of steps lowering F, the median realised / predicted and the fraction
+    within 10% of the prediction, for one step mode and estimator; n and the median |predicted|
+    are the hyper-gradient step's."""
     part = summary[(summary["step"] == step) & (summary["estimator"] == estimator)]
-    wide = part.pivot_table(index=["hyperparameter", "eta_h"], columns="direction", sort=False,
-                            values=["frac_lower", "median_ratio", "spearman", "n"], dropna=False)
+    columns = ["frac_lower", "median_ratio", "frac_close"]
+    wide = part.pivot_table(index=["hyperparameter", "eta_h"], columns="direction", sort=False, dropna=False,
+                            values=["n", "median_abs_predicted", *columns])
 
-    def fmt(v, digits=2):
-        return "" if pd.isna(v) else f"{v:.{digits}f}" if abs(v) < 1e3 else f"{v:.2g}"
+    def fmt(v, spec=".2f"):
+        return "" if pd.isna(v) else f"{v:{spec}}" if abs(v) < 1e3 else f"{v:.2g}"
 
-    lines = ["| hyperparameter | eta_h | n | lower F: hg | lower F: random | realised/predicted: hg | "
-             "realised/predicted: random | Spearman: hg | Spearman: random |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| hyperparameter | eta_h | n | median abs(g.delta) | lower F: hg | rnd | realised/predicted: hg | rnd "
+             "| within 10%: hg | rnd |", "|" + " --- |" * 10]
     for (name, eta), r in wide.iterrows():
-        n = r[("n", "hypergradient")]
-        lines.append(f"| {name} | {eta:g} | {int(n)} | {fmt(r[('frac_lower', 'hypergradient')])} | "
-                     f"{fmt(r[('frac_lower', 'random')])} | {fmt(r[('median_ratio', 'hypergradient')])} | "
-                     f"{fmt(r[('median_ratio', 'random')])} | {fmt(r[('spearman', 'hypergradient')])} | "
-                     f"{fmt(r[('spearman', 'random')])} |")
+        cells = [fmt(r[(c, d)]) for c in columns for d in DIRECTIONS]
+        lines.append(f"| {name} | {eta:g} | {int(r[('n', 'hypergradient')])} | "
+                     f"{fmt(r[('median_abs_predicted', 'hypergradient')], '.1e')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
