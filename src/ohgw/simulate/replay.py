@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ohgw.errors import ConfigError
@@ -51,6 +52,10 @@ class Plan:
     table: Path
     table_digest: str
 
+    def __post_init__(self):
+        self.resolved = OmegaConf.to_container(self.cfg, resolve=True)  # once: a thousand seeds share it
+        self.n_workers = int(self.cfg.n_workers)
+
 
 def compose(table: Path, meta: dict, scheduler: str, label: str, n_workers: int, overrides=()) -> DictConfig:
     """The replicate's config, as run.py would compose it, with the recorded task and variant."""
@@ -69,7 +74,7 @@ def compose(table: Path, meta: dict, scheduler: str, label: str, n_workers: int,
     cfg.task = OmegaConf.create(meta["task_config"])  # as recorded
     cfg.warmstart = OmegaConf.create(recorded)
     cfg.scheduler.configurations = OmegaConf.create(meta["sample"])  # proposals from the table's sample only
-    cfg.simulate = OmegaConf.create({"table": label, "table_sha256": None})
+    cfg.simulate = OmegaConf.create({"table_sha256": None})  # the variant's curves: the record's `simulated`
     return cfg
 
 
@@ -122,7 +127,10 @@ class SimulatedRecorder(ResultsRecorder):
         from syne_tune.constants import ST_TUNER_TIME
 
         self.event_time = float(result[ST_TUNER_TIME])
-        super().on_trial_result(trial, status, {k: v for k, v in result.items() if k != ELAPSED_TIME}, decision)
+        # the table's float32 values as the float64 a trial's report gives (a float32 written as such
+        # is printed shorter, and reads back as another number)
+        super().on_trial_result(trial, status, {k: float(v) if isinstance(v, np.floating) else v
+                                                for k, v in result.items() if k != ELAPSED_TIME}, decision)
 
     def device_s(self) -> float:
         return float(sum(self.device_at_report.values()))
@@ -158,6 +166,9 @@ def _clock_class():
         def store_results(self):
             pass
 
+        def _modify_stop_criterion(self, tuner):
+            pass  # the harness's Budget never reads the real clock here (plan() refuses budget.wallclock_s)
+
     return VirtualClock
 
 
@@ -166,20 +177,17 @@ def run_one(p: Plan, seed: int, job_dir: Path) -> dict:
     from syne_tune import Tuner
 
     from ohgw.tuner.replicate import bind, summarize
-    from ohgw.tuner.rerun import comparison_key, replicate_key
     from ohgw.tuner.schedulers import make_scheduler, MAX_RESOURCE_ATTR
 
-    cfg = p.cfg.copy()
-    cfg.seed = int(seed)
     job_dir = Path(job_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     recorder = SimulatedRecorder(p.task.space.names)
-    budget = bind(Budget(**OmegaConf.to_container(cfg.budget, resolve=True)), recorder)
-    scheduler = make_scheduler(cfg.scheduler, p.task, scheduler_seed(seed), {})
+    budget = bind(Budget(**p.resolved["budget"]), recorder)
+    scheduler = make_scheduler(p.cfg.scheduler, p.task, scheduler_seed(seed), {})
     backend = _backend_class()(replicate_seed=int(seed), blackbox=p.blackbox, elapsed_time_attr=ELAPSED_TIME,
                                max_resource_attr=MAX_RESOURCE_ATTR)
-    record = new_record(p, cfg, replicate_key(cfg), comparison_key(cfg))
-    tuner = Tuner(trial_backend=backend, scheduler=scheduler, stop_criterion=budget, n_workers=int(cfg.n_workers),
+    record = new_record(p, int(seed))
+    tuner = Tuner(trial_backend=backend, scheduler=scheduler, stop_criterion=budget, n_workers=p.n_workers,
                   sleep_time=0, callbacks=[_clock_class()(), recorder], tuner_name=f"sim-{seed}",
                   suffix_tuner_name=False, save_tuner=False, print_update_interval=1e9, results_update_interval=1e9,
                   trial_backend_path=str(job_dir / "tuner"))
@@ -202,24 +210,31 @@ def run_one(p: Plan, seed: int, job_dir: Path) -> dict:
 _SHARED: dict = {}
 
 
-def new_record(p: Plan, cfg: DictConfig, key: str, comparison: str) -> dict:
+def new_record(p: Plan, seed: int) -> dict:
     """A replicate record as ohgw.tuner.replicate writes one, with `simulated` beside it."""
+    import copy
     import datetime as dt
+
+    from ohgw.results.contract import PAIRING_FREE
+    from ohgw.tuner.rerun import key_of
 
     if "versions" not in _SHARED:  # the same for every replicate of a process
         _SHARED.update(versions=versions(), git_commit=git_commit(), python=sys.version.split()[0])
     task, variant = p.task, p.variant
-    return {"schema_version": SCHEMA_VERSION, "status": "running", "task": task.name, "scheduler": cfg.scheduler.name,
+    config = {**copy.deepcopy(p.resolved), "seed": seed}
+    keys = {"key": key_of(copy.deepcopy(config), variant.uses_eta),
+            "comparison": key_of(copy.deepcopy(config), variant.uses_eta, PAIRING_FREE)}
+    return {"schema_version": SCHEMA_VERSION, "status": "running", "task": task.name, "scheduler": config["scheduler"]["name"],
             "warmstart": variant.name, "role": variant.role, "eta_h": variant.eta_h if variant.uses_eta else None,
-            "seed": int(cfg.seed), "tau": task.tau, "metric": task.metric, "test_metric": test_metric(task.metric),
-            "mode": task.mode, "budget": OmegaConf.to_container(cfg.budget, resolve=True),
-            "runtime": {"n_workers": int(cfg.n_workers), "accelerator": SIMULATED_ACCELERATOR, "gpus": None},
+            "seed": seed, "tau": task.tau, "metric": task.metric, "test_metric": test_metric(task.metric),
+            "mode": task.mode, "budget": config["budget"],
+            "runtime": {"n_workers": p.n_workers, "accelerator": SIMULATED_ACCELERATOR, "gpus": None},
             "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "python": _SHARED["python"], "git_commit": _SHARED["git_commit"], "versions": _SHARED["versions"],
-            "key": key, "comparison": comparison, "replaces": [], "slurm": {},
+            **keys, "replaces": [], "slurm": {},
             "simulated": {"table": str(p.table), "table_sha256": p.table_digest, "variant": p.label,
                           "training_seeds": int(p.blackbox.num_seeds)},
-            "config": OmegaConf.to_container(cfg, resolve=True)}
+            "config": config}
 
 
 def run_many(table: Path, scheduler: str, labels: list[str], seeds: list[int], n_workers: int, out: Path,

@@ -36,9 +36,14 @@ def replicate_key(cfg: DictConfig, also_ignore: tuple[str, ...] = ()) -> str:
     replicate at every eta_h: a sweep over eta_h runs its baseline once."""
     from ohgw.config import instantiate
 
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    unused = () if instantiate(cfg.warmstart).uses_eta else ("warmstart.eta_h",)
-    for dotted in (*cfg.rerun.ignore, *also_ignore, *unused):
+    return key_of(OmegaConf.to_container(cfg, resolve=True), instantiate(cfg.warmstart).uses_eta, also_ignore)
+
+
+def key_of(resolved: dict, uses_eta: bool, also_ignore: tuple[str, ...] = ()) -> str:
+    """replicate_key of a config already resolved to a dict (changed here): what a caller that makes
+    many keys of one config uses (ohgw.simulate.replay, a thousand seeds)."""
+    unused = () if uses_eta else ("warmstart.eta_h",)
+    for dotted in (*resolved["rerun"]["ignore"], *also_ignore, *unused):
         *parents, leaf = dotted.split(".")
         node = resolved
         for p in parents:

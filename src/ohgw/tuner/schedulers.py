@@ -43,17 +43,27 @@ def make_scheduler(scheduler_cfg, task, seed: int, extra_config: dict, budget=No
         warn_if_random_search(name, cfg, len(list(task.space)), budget)
     if "grid_points" in own:
         cfg["search_options"] = {"num_samples": grid_samples(name, task.space, own["grid_points"])}
+    restrict = None
     if own.get("configurations"):  # proposals only from a fixed sample (the recorded curves' table)
-        cfg["search_options"] = {**(cfg.get("search_options") or {}),
-                                 "restrict_configurations": fixed_sample(task, **own["configurations"])}
+        restrict = fixed_sample(task, **own["configurations"])
         cfg["points_to_evaluate"] = []  # Syne Tune's midpoint first is not in the sample
     if "train_from" in own:  # a scheduler that learns from earlier records: it gets them and the task it tunes
         cfg.update(task=task, train_from=list(own["train_from"] or []))
     try:
-        return instantiate(cfg, config_space=searcher_space(cfg, {**config_space(task), **extra_config}),
-                           metric=task.metric, mode=task.mode, random_seed=seed)
+        if restrict is None:
+            return instantiate(cfg, config_space=searcher_space(cfg, {**config_space(task), **extra_config}),
+                               metric=task.metric, mode=task.mode, random_seed=seed)
+        # the sample goes in as plain dicts: through Hydra's instantiate each of its values would become a
+        # config node (half a simulated replicate's time, ohgw.simulate.replay)
+        partial = instantiate(cfg, _partial_=True, config_space=searcher_space(cfg, {**config_space(task), **extra_config}),
+                              metric=task.metric, mode=task.mode, random_seed=seed)
+        options = partial.keywords.pop("search_options", None) or {}
+        options = OmegaConf.to_container(options) if OmegaConf.is_config(options) else dict(options)
+        return partial(search_options={**options, "restrict_configurations": restrict})
     except InstantiationException as e:  # Syne Tune checks its arguments with asserts
         raise ConfigError(f"scheduler {name}: {e.__cause__ or e}") from e
+    except AssertionError as e:
+        raise ConfigError(f"scheduler {name}: {e}") from e
 
 
 def fixed_sample(task, size: int, seed: int) -> list[dict]:

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The simulation study on a curves table (docs/results/simulation.md): every replay and analysis, from
+# the table alone. Replays are deterministic (the table, the scheduler, the seed), so this rebuilds
+# every simulated number of the report.
+#   scripts/simulation_study.sh TABLE OUT        # SEEDS (verdict, 1000) SEEDS_SWEEP (workers, dose; 300) JOBS (2)
+# OUT/verdict/<scheduler>: ASHA, PASHA, Hyperband x baseline, A/A, OHGW at eta_h 1e-3, 4 workers
+# OUT/workers/w<n>:        ASHA x baseline, OHGW at eta_h 1e-3, n = 1, 4, 8, 16, 64 workers
+# OUT/dose/asha:           ASHA x every variant of the table (raw, normalized, random steps), 4 workers
+# then python -m ohgw.analysis on each of them (OUT/<...>/analysis) and the trial-level pairs (OUT/pairs).
+set -euo pipefail
+TABLE=$1
+OUT=$2
+SEEDS=${SEEDS:-1000}
+SEEDS_SWEEP=${SEEDS_SWEEP:-300}
+JOBS=${JOBS:-2}
+PY=${PYTHON:-python}
+TREATED=ohgw-eta0.001   # the method as specified (eta_h = 1e-3, raw step)
+ALL=$("$PY" -c "import json,sys; print(','.join(sorted(json.load(open(sys.argv[1]))['variants'])))" "$TABLE/ohgw_table.json")
+
+cells() {  # scheduler workers variants seeds out, one replay command per line
+  for s in asha pasha hyperband; do echo "$s 4 baseline,aa,$TREATED $SEEDS $OUT/verdict/$s"; done
+  for w in 1 4 8 16 64; do echo "asha $w baseline,$TREATED $SEEDS_SWEEP $OUT/workers/w$w"; done
+  echo "asha 4 $ALL $SEEDS_SWEEP $OUT/dose/asha"
+}
+
+# each cell's variants run as their own jobs, JOBS at once
+cells | while read -r sched workers variants seeds out; do
+  for v in ${variants//,/ }; do echo "$sched $workers $v $seeds $out"; done
+done | xargs -P "$JOBS" -L 1 bash -c '"$0" -m ohgw.simulate.replay "'"$TABLE"'" --scheduler "$1" --n-workers "$2" \
+  --variants "$3" --seeds "$4" --out "$5" | tail -n 2 | head -n 1' "$PY"
+
+cells | awk '{print $5}' | xargs -P "$JOBS" -I{} sh -c '"$0" -m ohgw.analysis "{}" --out "{}/analysis" > "{}/analysis.log" 2>&1 && tail -n 1 "{}/analysis.log"' "$PY"
+"$PY" -m ohgw.simulate.pairs "$TABLE" --out "$OUT/pairs"
