@@ -62,6 +62,10 @@ def test_a_corner_excluded_from_a_sweep_is_matched_by_value():
     assert excluded(compose_config()) is None
     with pytest.raises(ConfigError, match="sweep.exclude names task.tokn_noise, which is not in the config"):
         excluded(compose_config("+sweep.exclude=[{task.tokn_noise: 0.1}]"))
+    # a group's whole node never equals a name: refused, not silently never matched (as curves_digits once was)
+    with pytest.raises(ConfigError, match=r"warmstart is a config node, not a value; .*warmstart.name: random"):
+        excluded(compose_config("+sweep.exclude=[{warmstart: random}]"))
+    assert excluded(compose_config("warmstart=random", "+sweep.exclude=[{warmstart.name: random}]")) == "warmstart.name=random"
 
 
 def test_the_low_budget_study_searches_its_five_hyperparameters_and_tpe_is_warned_random_search(capsys):

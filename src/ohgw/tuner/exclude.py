@@ -20,6 +20,12 @@ def excluded(cfg: DictConfig) -> str | None:
     if not isinstance(corners, list) or not all(isinstance(c, dict) and c for c in corners):
         raise ConfigError("sweep.exclude must be a list of mappings {dotted.config.entry: value}")
     for corner in corners:
+        for name, value in corner.items():
+            found = _select(cfg, name)
+            if OmegaConf.is_config(found) and not OmegaConf.is_config(value) and not isinstance(value, (dict, list)):
+                # e.g. `warmstart`, a whole group's node, never equals a name: the corner would never match
+                raise ConfigError(f"sweep.exclude: {name} is a config node, not a value; name one of its entries "
+                                  f"(e.g. {name}.name: {value})")
         if all(_same(_select(cfg, name), value) for name, value in corner.items()):
             return ", ".join(f"{name}={value}" for name, value in corner.items())
     return None
