@@ -7,6 +7,7 @@ are read here through the results contract and written in Syne Tune's blackbox-r
 them, and ohgw.simulate.replay runs the harness's schedulers on them in virtual time.
 
     python -m ohgw.simulate.table outputs/curves/digits --out tables/digits
+    python -m ohgw.simulate.table docs/results/simulation/curves_digits.jsonl.xz --out tables/digits  # from an archive
 
 A blackbox's seeds are the training seeds (the curve replicates' seeds), its fidelities the epochs
 1..max_epochs, its objectives every numeric column of results.csv (the metric, the test metric,
@@ -43,8 +44,7 @@ def build(dirs: list[Path | str]) -> tuple[dict, dict]:
     from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular
     from syne_tune.config_space import randint
 
-    found = find_replicates(dirs)
-    reps = found.replicates
+    reps = _replicates(dirs)
     first = reps[0].record
     if any(r.record["scheduler"] != "table" for r in reps):
         raise RecordsError("a table is built from curve replicates (scheduler=table) only; got "
@@ -89,6 +89,17 @@ def build(dirs: list[Path | str]) -> tuple[dict, dict]:
             "unfinished": unfinished, "commits": sorted({r.record["git_commit"] for r in reps}),
             "recorded": sorted(str(r.path) for r in reps)}
     return blackboxes, meta
+
+
+def _replicates(paths: list[Path | str]) -> list:
+    """The complete replicates below directories, or in archives (ohgw.analysis.archive): a report's
+    table is rebuilt from its committed archive."""
+    from ohgw.analysis import archive
+
+    archives = [p for p in paths if archive.is_archive(p)]
+    dirs = [p for p in paths if not archive.is_archive(p)]
+    reps = [r for a in archives for r in archive.load(a).replicates]
+    return reps + (find_replicates(dirs).replicates if dirs else [])
 
 
 def _configs(results: pd.DataFrame, hp_names: list[str]) -> pd.DataFrame:
@@ -154,7 +165,7 @@ def load(path: Path | str) -> tuple[dict, dict]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.simulate.table", description=__doc__.split("\n\n")[0])
-    parser.add_argument("dirs", nargs="+", help="directories holding the curve replicates")
+    parser.add_argument("dirs", nargs="+", help="directories holding the curve replicates, or their archives")
     parser.add_argument("--out", required=True, help="the table's directory")
     args = parser.parse_args(argv)
     from ohgw.tuner.quiet import import_blackbox_repository
