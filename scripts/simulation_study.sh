@@ -13,14 +13,15 @@ OUT=$2
 SEEDS=${SEEDS:-1000}
 SEEDS_SWEEP=${SEEDS_SWEEP:-300}
 JOBS=${JOBS:-2}
+PARTS=${PARTS:-verdict workers dose}  # which cells to run (the trial-level pairs always)
 PY=${PYTHON:-python}
 TREATED=ohgw-eta0.001   # the method as specified (eta_h = 1e-3, raw step)
 ALL=$("$PY" -c "import json,sys; print(','.join(sorted(json.load(open(sys.argv[1]))['variants'])))" "$TABLE/ohgw_table.json")
 
 cells() {  # scheduler workers variants seeds out, one replay command per line
-  for s in asha pasha hyperband; do echo "$s 4 baseline,aa,$TREATED $SEEDS $OUT/verdict/$s"; done
-  for w in 1 4 8 16 64; do echo "asha $w baseline,$TREATED $SEEDS_SWEEP $OUT/workers/w$w"; done
-  echo "asha 4 $ALL $SEEDS_SWEEP $OUT/dose/asha"
+  case " $PARTS " in *" verdict "*) for s in asha pasha hyperband; do echo "$s 4 baseline,aa,$TREATED $SEEDS $OUT/verdict/$s"; done;; esac
+  case " $PARTS " in *" workers "*) for w in 1 4 8 16 64; do echo "asha $w baseline,$TREATED $SEEDS_SWEEP $OUT/workers/w$w"; done;; esac
+  case " $PARTS " in *" dose "*) echo "asha 4 $ALL $SEEDS_SWEEP $OUT/dose/asha";; esac
 }
 
 # each cell's variants run as their own jobs, JOBS at once

@@ -148,6 +148,7 @@ def write(blackboxes: dict, meta: dict, out: Path | str) -> Path:
     from syne_tune.blackbox_repository.blackbox_tabular import serialize
 
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)  # Syne Tune makes the last folder only
     serialize(blackboxes, str(out), metadata={"ohgw": meta})
     (out / META).write_text(json.dumps(meta, indent=1, default=str) + "\n")
     return out
