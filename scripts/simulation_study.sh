@@ -6,7 +6,8 @@
 # OUT/verdict/<scheduler>: ASHA, PASHA, Hyperband x baseline, A/A, OHGW at eta_h 1e-3, 4 workers
 # OUT/workers/w<n>:        ASHA x baseline, OHGW at eta_h 1e-3, n = 1, 4, 8, 16, 64 workers
 # OUT/dose/asha:           ASHA x every variant of the table (raw, normalized, random steps), 4 workers
-# then python -m ohgw.analysis on each of them (OUT/<...>/analysis) and the trial-level pairs (OUT/pairs).
+# then python -m ohgw.analysis on each of them (OUT/<...>/analysis) and the trial-level pairs (OUT/pairs);
+# with DEST set, ohgw.simulate.collect copies what the report commits there.
 set -euo pipefail
 TABLE=$1
 OUT=$2
@@ -32,3 +33,8 @@ done | xargs -P "$JOBS" -L 1 bash -c '"$0" -m ohgw.simulate.replay "'"$TABLE"'" 
 
 cells | awk '{print $5}' | xargs -P "$JOBS" -I{} sh -c '"$0" -m ohgw.analysis "{}" --out "{}/analysis" > "{}/analysis.log" 2>&1 && tail -n 1 "{}/analysis.log"' "$PY"
 "$PY" -m ohgw.simulate.pairs "$TABLE" --out "$OUT/pairs"
+# what the report commits: each cell's summary.csv, paired.csv and every replicate's T@tau
+if [ -n "${DEST:-}" ]; then
+  "$PY" -m ohgw.simulate.collect "$OUT" "$DEST"
+  mkdir -p "$DEST/pairs" && cp "$OUT/pairs/"*.csv "$DEST/pairs/"
+fi

@@ -84,10 +84,11 @@ def build(dirs: list[Path | str]) -> tuple[dict, dict]:
             "task_config": first["config"]["task"], "metric": first["metric"], "test_metric": first["test_metric"],
             "mode": first["mode"], "tau": first["tau"], "max_epochs": max_epochs, "seeds": seeds,
             "hyperparameters": hp_names, "sample": first["config"]["scheduler"]["configurations"],
-            "variants": {label: {"warmstart": per[seeds[0]].record["config"]["warmstart"],
-                                 "role": per[seeds[0]].record["role"]} for label, per in by_variant.items()},
+            "variants": {label: {"warmstart": by_variant[label][seeds[0]].record["config"]["warmstart"],
+                                 "role": by_variant[label][seeds[0]].record["role"]} for label in sorted(by_variant)},
+            # no paths: the same records give the same table (and digest) from their directories or an archive
             "unfinished": unfinished, "commits": sorted({r.record["git_commit"] for r in reps}),
-            "recorded": sorted(str(r.path) for r in reps)}
+            "replicates": len(reps)}
     return blackboxes, meta
 
 
