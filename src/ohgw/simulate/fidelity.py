@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ohgw.analysis.metrics import progress, time_to_target
-from ohgw.results.records import RecordsError, find_replicates
+from ohgw.results.records import RecordsError
 
 UNITS = ("epochs", "device_s", "wallclock_s")
 RESAMPLES = 2000
@@ -25,10 +25,12 @@ LEVEL = 0.95
 
 
 def t_at_tau(dirs: list[Path | str]) -> pd.DataFrame:
-    """One row per replicate: its variant, seed, workers, whether simulated, T@tau in each unit
+    """One row per replicate below `dirs` (directories or archives): its variant, seed, workers, whether simulated, T@tau in each unit
     (inf: never reached)."""
+    from ohgw.simulate.table import replicates
+
     rows = []
-    for rep in find_replicates(dirs).replicates:
+    for rep in replicates(dirs):
         r = rep.record
         t = time_to_target(progress(rep.results, r), r["tau"], r["mode"], UNITS)
         rows.append({"scheduler": r["scheduler"], "warmstart": r["warmstart"], "eta_h": r["eta_h"], "seed": r["seed"],

@@ -8,8 +8,10 @@ the same budget, the same records (replicate.json and results.csv, checksummed) 
 `simulated` in the record, so that `python -m ohgw.analysis` reads them as it reads real ones. A
 trial's curve is the table's for its configuration at one training seed, drawn from the replicate
 seed and the trial id (ohgw.tuner.seeding): trial k of seed s trains with the same seed in every
-variant, as in a real run. What it leaves out: the time the tuner itself takes (decisions,
-launches), and every interaction between trials (no contention for cores).
+variant, as in a real run. What it leaves out: launches and a real tuner's polling, and every
+interaction between trials (no contention for cores). What it keeps: Syne Tune's simulator adds the
+real seconds its scheduler spends deciding to the virtual clock (so near-ties at many workers can
+resolve differently from one run to the next).
 
     python -m ohgw.simulate.replay TABLE --scheduler asha --variants baseline,ohgw-eta0.01 \
         --seeds 1000 --n-workers 16 --out DIR [--set budget.epochs=60]

@@ -44,7 +44,7 @@ def build(dirs: list[Path | str]) -> tuple[dict, dict]:
     from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular
     from syne_tune.config_space import randint
 
-    reps = _replicates(dirs)
+    reps = replicates(dirs)
     first = reps[0].record
     if any(r.record["scheduler"] != "table" for r in reps):
         raise RecordsError("a table is built from curve replicates (scheduler=table) only; got "
@@ -92,7 +92,7 @@ def build(dirs: list[Path | str]) -> tuple[dict, dict]:
     return blackboxes, meta
 
 
-def _replicates(paths: list[Path | str]) -> list:
+def replicates(paths: list[Path | str]) -> list:
     """The complete replicates below directories, or in archives (ohgw.analysis.archive): a report's
     table is rebuilt from its committed archive."""
     from ohgw.analysis import archive
