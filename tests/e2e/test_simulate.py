@@ -70,7 +70,9 @@ def test_a_simulated_replicate_at_4_workers_is_a_record_the_analysis_reads(curve
     assert record["status"] == "complete" and record["runtime"]["n_workers"] == 4
     assert record["simulated"]["table_sha256"] == replay.table_digest(path)
     rows = load_results(tmp_path / "sim" / "baseline" / "0", record)  # checked against the record's checksums
-    assert record["checksums"] and record["budget_used"]["epochs"] == len(rows) <= 6
+    # the budget stops the replicate at 6 epochs; reports fetched with the 6th count too (at most one per
+    # other running trial: ohgw.tuner.replicate.OVERSHOOT)
+    assert record["checksums"] and record["budget_used"]["epochs"] == len(rows) <= 6 + 3
     assert set(rows["decision"]) >= {"STOP"}  # ASHA's decisions reached the records
     # 3 configurations, 4 workers: every trial started at once, at virtual time ~0
     assert rows.groupby("trial_id")["wallclock_s"].min().max() < rows["elapsed_s"].max() + 1
