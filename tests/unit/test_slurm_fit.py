@@ -69,12 +69,16 @@ def test_device_hours_are_spent_by_the_trials_at_once():
 
 @pytest.fixture
 def sbatch(tmp_path):
-    """An sbatch on PATH that records that it was called, and fails (nothing runs)."""
+    """An sbatch on PATH that records that it was called, and fails (nothing runs), beside an srun
+    that only exists: submitit refuses to start where it finds no srun, whether or not a real Slurm
+    was installed on this machine by an earlier test."""
     bin_dir, calls = tmp_path / "bin", tmp_path / "sbatch_calls"
     bin_dir.mkdir()
-    script = bin_dir / "sbatch"
-    script.write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\necho 'sbatch: stand-in' >&2\nexit 1\n")
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    for name, body in (("sbatch", f"echo \"$@\" >> {calls}\necho 'sbatch: stand-in' >&2\nexit 1\n"),
+                       ("srun", "exit 1\n")):
+        script = bin_dir / name
+        script.write_text(f"#!/bin/sh\n{body}")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}, calls
 
 
