@@ -117,3 +117,53 @@ def test_an_unknown_variant_is_one_line_and_exit_2(curves, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: variant 'ohgw-eta9' is not in the table") and "baseline" in err[-1]
     assert not (path.parent / "nowhere").exists()
+
+
+def test_a_replay_is_a_function_of_the_table_the_scheduler_and_the_seed(curves, tmp_path):
+    # Syne Tune's own time keeper adds the real seconds of the scheduler's decisions to the virtual clock,
+    # so two replays of one seed differed in their times (and, at many workers, in what they decided)
+    _, path = curves
+    p = replay.plan(path, "asha", "ohgw-eta0.01", 2, ["budget.epochs=8"])
+    first, again = (load_results(d, replay.run_one(p, 3, d)) for d in (tmp_path / "a", tmp_path / "b"))
+    assert len(first) >= 5
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_common_times_put_every_variant_on_the_reference_clock(curves):
+    from ohgw.errors import ConfigError
+    from ohgw.simulate.times import common_times
+
+    _, path = curves
+    blackboxes, _ = table.load(path)
+    on_one = common_times(blackboxes, "baseline")
+    base, ohgw = blackboxes["baseline"], on_one["ohgw-eta0.01"]
+    names = base.objectives_names
+    elapsed = base.objectives_evaluations[..., names.index(table.ELAPSED_TIME)].astype(float)
+    first = np.median(elapsed[:, :, 0], axis=1)
+    later = np.median(np.diff(elapsed, axis=2).reshape(len(elapsed), -1), axis=1)
+    clock = np.broadcast_to(first[:, None, None] + np.arange(3)[None, None, :] * later[:, None, None], (3, 2, 3))
+    np.testing.assert_allclose(on_one["baseline"].objectives_evaluations[..., names.index(table.ELAPSED_TIME)],
+                               clock, rtol=1e-6)
+    # OHGW's trials run on the baseline's clock, each later by its own recorded warm-start seconds
+    ws = sum(blackboxes["ohgw-eta0.01"].objectives_evaluations[:, :, 0, names.index(n)].astype(float)
+             for n in ("ws_seconds", "ws_startup_s"))
+    assert (ws > 0).all()
+    for column in (table.ELAPSED_TIME, "elapsed_s"):
+        np.testing.assert_allclose(ohgw.objectives_evaluations[..., names.index(column)], clock + ws[:, :, None],
+                                   rtol=1e-6)
+    # everything else is the variant's own record
+    rest = [i for i, n in enumerate(names) if n not in (table.ELAPSED_TIME, "elapsed_s")]
+    np.testing.assert_array_equal(ohgw.objectives_evaluations[..., rest],
+                                  blackboxes["ohgw-eta0.01"].objectives_evaluations[..., rest])
+    with pytest.raises(ConfigError, match="'aa' is not a variant of the table"):
+        common_times(blackboxes, "aa")
+
+
+def test_a_replay_on_common_times_says_so_in_its_record(curves, tmp_path):
+    _, path = curves
+    assert replay.main([str(path), "--scheduler", "asha", "--variants", "ohgw-eta0.01", "--seeds", "2",
+                        "--times", "baseline", "--out", str(tmp_path), "--set", "budget.epochs=6"]) == 0
+    record = load_record(tmp_path / "ohgw-eta0.01" / "0")
+    assert record["simulated"]["times"] == "baseline" and record["config"]["simulate"]["times"] == "baseline"
+    own = replay.run_one(replay.plan(path, "asha", "ohgw-eta0.01", 4, ["budget.epochs=6"]), 0, tmp_path / "own")
+    assert own["simulated"]["times"] == "own" and own["key"] != record["key"]

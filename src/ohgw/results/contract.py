@@ -148,7 +148,8 @@ RECORD = _fields(
                     "null for a scheduler without rungs"),
     ("slurm", "Slurm job, array job, array task and restart count where it ran on Slurm"),
     ("simulated", "a replicate replayed in virtual time on recorded curves (ohgw.simulate.replay): the table "
-                  "(path, sha256), the variant's curves it read, its training seeds, the real seconds it took; "
+                  "(path, sha256), the variant's curves it read, its training seeds, whose epoch times it ran on (times: "
+                  "own, or the reference variant of ohgw.simulate.times), the real seconds it took; "
                   "absent for a real run. Its wallclock_s values are virtual seconds"),
     ("config", "the resolved Hydra config"),
     ("python", "the Python version"),

@@ -8,13 +8,16 @@ the same budget, the same records (replicate.json and results.csv, checksummed) 
 `simulated` in the record, so that `python -m ohgw.analysis` reads them as it reads real ones. A
 trial's curve is the table's for its configuration at one training seed, drawn from the replicate
 seed and the trial id (ohgw.tuner.seeding): trial k of seed s trains with the same seed in every
-variant, as in a real run. What it leaves out: launches and a real tuner's polling, and every
-interaction between trials (no contention for cores). What it keeps: Syne Tune's simulator adds the
-real seconds its scheduler spends deciding to the virtual clock (so near-ties at many workers can
-resolve differently from one run to the next).
+variant, as in a real run. What it leaves out: launches and a real tuner's polling, every
+interaction between trials (no contention for cores), and the time the scheduler takes to decide
+(Syne Tune's simulator would add those real seconds to its clock, so that near-ties at many workers
+resolved differently from one run to the next; here a replay is a function of the table, the
+scheduler and the seed). With `--times REFERENCE` every variant runs on one clock, the reference
+variant's epoch times plus its own warm-start seconds (ohgw.simulate.times): the recorded times
+carry the machine's load while each variant was recorded.
 
     python -m ohgw.simulate.replay TABLE --scheduler asha --variants baseline,ohgw-eta0.01 \
-        --seeds 1000 --n-workers 16 --out DIR [--set budget.epochs=60]
+        --seeds 1000 --n-workers 16 --out DIR [--times baseline] [--set budget.epochs=60]
 """
 from __future__ import annotations
 
@@ -53,6 +56,7 @@ class Plan:
     blackbox: object
     table: Path
     table_digest: str
+    times: str | None = None  # the variant whose clock every variant replays on (None: each its own)
 
     def __post_init__(self):
         self.resolved = OmegaConf.to_container(self.cfg, resolve=True)  # once: a thousand seeds share it
@@ -76,19 +80,21 @@ def compose(table: Path, meta: dict, scheduler: str, label: str, n_workers: int,
     cfg.task = OmegaConf.create(meta["task_config"])  # as recorded
     cfg.warmstart = OmegaConf.create(recorded)
     cfg.scheduler.configurations = OmegaConf.create(meta["sample"])  # proposals from the table's sample only
-    cfg.simulate = OmegaConf.create({"table_sha256": None})  # the variant's curves: the record's `simulated`
+    cfg.simulate = OmegaConf.create({"table_sha256": None, "times": None})  # the variant's curves: the record's `simulated`
     return cfg
 
 
-def plan(table: Path, scheduler: str, label: str, n_workers: int, overrides=(), loaded=None) -> Plan:
+def plan(table: Path, scheduler: str, label: str, n_workers: int, overrides=(), loaded=None,
+         times: str | None = None) -> Plan:
     from ohgw.config import instantiate
     from ohgw.tasks import build
     from ohgw.tuner.schedulers import fixed_sample
 
-    blackboxes, meta = loaded or load(table)
+    blackboxes, meta = loaded or load_on_clock(table, times)
     cfg = compose(table, meta, scheduler, label, n_workers, overrides)
     digest = table_digest(table)
     cfg.simulate.table_sha256 = digest
+    cfg.simulate.times = times  # in the config, so in the key: another clock is another replicate
     task = build(cfg.task)
     budget = OmegaConf.to_container(cfg.budget, resolve=True)
     if budget.get("wallclock_s") is not None:
@@ -99,7 +105,15 @@ def plan(table: Path, scheduler: str, label: str, n_workers: int, overrides=(), 
     sample = {tuple(c[n] for n in names) for c in fixed_sample(task, **meta["sample"])}
     if sample != set(blackbox.hyperparameters.itertuples(index=False, name=None)):
         raise RecordsError(f"{table}: its configurations are not the sample {meta['sample']} of task {task.name}")
-    return Plan(cfg, task, instantiate(cfg.warmstart), label, blackbox, Path(table), digest)
+    return Plan(cfg, task, instantiate(cfg.warmstart), label, blackbox, Path(table), digest, times)
+
+
+def load_on_clock(table: Path, times: str | None) -> tuple[dict, dict]:
+    """The table, every variant on `times`' clock where it is given."""
+    from ohgw.simulate.times import common_times
+
+    blackboxes, meta = load(table)
+    return (common_times(blackboxes, times) if times else blackboxes), meta
 
 
 def table_digest(table: Path) -> str:
@@ -139,7 +153,15 @@ class SimulatedRecorder(ResultsRecorder):
 
 
 def _backend_class():
+    from syne_tune.backend.simulator_backend.time_keeper import SimulatedTimeKeeper
     from syne_tune.blackbox_repository.simulated_tabular_backend import UserBlackboxBackend
+
+    class DecisionFreeTimeKeeper(SimulatedTimeKeeper):
+        """Virtual time that only the table's epochs advance: Syne Tune's keeper adds the real seconds
+        spent outside the backend (the scheduler deciding), which varies from run to run."""
+
+        def real_time_since_last_recent_exit(self) -> float:
+            return 0.0
 
     class SeededBlackboxBackend(UserBlackboxBackend):
         """The table's curve for a trial at the training seed its replicate seed and trial id give."""
@@ -147,6 +169,7 @@ def _backend_class():
         def __init__(self, replicate_seed: int, **kwargs):
             super().__init__(**kwargs)
             self.replicate_seed = replicate_seed
+            self._time_keeper = DecisionFreeTimeKeeper()
 
         def _run_job_and_collect_results(self, trial_id, config=None):
             self._seed_for_trial.setdefault(
@@ -235,17 +258,17 @@ def new_record(p: Plan, seed: int) -> dict:
             "python": _SHARED["python"], "git_commit": _SHARED["git_commit"], "versions": _SHARED["versions"],
             **keys, "replaces": [], "slurm": {},
             "simulated": {"table": str(p.table), "table_sha256": p.table_digest, "variant": p.label,
-                          "training_seeds": int(p.blackbox.num_seeds)},
+                          "training_seeds": int(p.blackbox.num_seeds), "times": p.times or "own"},
             "config": config}
 
 
 def run_many(table: Path, scheduler: str, labels: list[str], seeds: list[int], n_workers: int, out: Path,
-             overrides=()) -> dict:
+             overrides=(), times: str | None = None) -> dict:
     """Every (variant, seed) into out/<variant>/<seed>; seconds taken per variant."""
-    loaded = load(table)
+    loaded = load_on_clock(table, times)
     taken = {}
     for label in labels:
-        p = plan(table, scheduler, label, n_workers, overrides, loaded)
+        p = plan(table, scheduler, label, n_workers, overrides, loaded, times)
         started = time.perf_counter()
         for seed in seeds:
             run_one(p, seed, Path(out) / label / str(seed))
@@ -262,6 +285,8 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--n-workers", type=int, default=4)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--times", metavar="VARIANT", help="replay every variant on this variant's epoch times "
+                        "plus its own warm-start seconds (default: each variant's recorded times)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override")
     args = parser.parse_args(argv)
     from ohgw.tuner.quiet import import_blackbox_repository
@@ -269,7 +294,8 @@ def main(argv=None) -> int:
     import_blackbox_repository()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     try:
-        taken = run_many(args.table, args.scheduler, args.variants.split(","), seeds, args.n_workers, args.out, args.set)
+        taken = run_many(args.table, args.scheduler, args.variants.split(","), seeds, args.n_workers, args.out, args.set,
+                         args.times)
     except (ConfigError, RecordsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
