@@ -7,8 +7,9 @@ asynchronous schedulers order their decisions by those times. `common_times` put
 the reference variant's clock: for each configuration, the median seconds of its first epoch (the
 reference's own warm-start taken out) and of each later epoch over the reference's training seeds
 and epochs, plus the variant's own warm-start seconds (ws_seconds + ws_startup_s) in its first
-epoch. What then differs between two variants' replays is what the warm-start did to the curves and
-what it cost itself.
+epoch, scaled by the load it was recorded under (the reference's later-epoch seconds over the
+curve's own, same configuration). What then differs between two variants' replays is what the
+warm-start did to the curves and what it cost itself.
 """
 from __future__ import annotations
 
@@ -31,12 +32,13 @@ def common_times(blackboxes: dict, reference: str) -> dict:
         raise ConfigError(f"times: {reference!r} is not a variant of the table; it has {', '.join(sorted(blackboxes))}")
     ref = blackboxes[reference]
     first, later = _epoch_seconds(ref)
+    later_ref = later[:, None]
     epochs = np.arange(ref.num_fidelities)
     out = {}
     for label, bb in blackboxes.items():
         values = bb.objectives_evaluations.copy()
         clock = (first[:, None, None] + epochs[None, None, :] * later[:, None, None]
-                 + _warmstart_seconds(bb)[:, :, None])
+                 + (_warmstart_seconds(bb) * _load_ratio(bb, later_ref))[:, :, None])
         for name in CLOCK:
             if name in bb.objectives_names:
                 values[..., bb.objectives_names.index(name)] = clock
@@ -61,14 +63,30 @@ def _warmstart_seconds(bb) -> np.ndarray:
     return total
 
 
+def _later_epochs(bb) -> np.ndarray:
+    """(configurations, seeds, epochs - 1): seconds of each epoch after the first; NaN where a
+    diverged curve's carried epochs take none."""
+    steps = np.diff(_column(bb, ELAPSED_TIME), axis=2)
+    return np.where(steps > 0, steps, np.nan)
+
+
+def _load_ratio(bb, later_ref: np.ndarray) -> np.ndarray:
+    """(configurations, seeds): the reference's later-epoch seconds over the curve's own (1 where the
+    curve has no later epoch): a warm-start recorded on a busier machine took longer by as much."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN curve: ratio 1
+        own = np.nanmedian(_later_epochs(bb), axis=2)
+    ratio = later_ref / own
+    return np.where(np.isfinite(ratio), ratio, 1.0)
+
+
 def _epoch_seconds(ref) -> tuple[np.ndarray, np.ndarray]:
     """Per configuration: the median first epoch without the warm-start, and the median later epoch.
     A diverged curve's carried epochs (no time passes) are left out; a configuration with no later
     epoch in any seed takes the median over the others."""
     elapsed = _column(ref, ELAPSED_TIME)
     first = elapsed[:, :, 0] - _warmstart_seconds(ref)
-    steps = np.diff(elapsed, axis=2)
-    steps = np.where(steps > 0, steps, np.nan).reshape(len(elapsed), -1)
+    steps = _later_epochs(ref).reshape(len(elapsed), -1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row's median: filled below
         first_c, later_c = np.nanmedian(first, axis=1), np.nanmedian(steps, axis=1)
