@@ -125,8 +125,12 @@ class SquaredError:
 
     @staticmethod
     def scores(split: str, means: dict) -> dict[str, float]:
-        """{split}_mse and its root, {split}_rmse (on the target's standardised scale)."""
-        return {f"{split}_mse": float(means["mse"]), f"{split}_rmse": math.sqrt(float(means["mse"]))}
+        """{split}_mse and its root, {split}_rmse (on the target's standardised scale). Predictions
+        that overflowed (a diverging trial: NaN errors) score the worst error, inf, not a missing one:
+        a record's scores have no gaps."""
+        mse = float(means["mse"])
+        mse = math.inf if math.isnan(mse) else mse
+        return {f"{split}_mse": mse, f"{split}_rmse": math.sqrt(mse)}
 
 
 LOSS_KINDS = {kind.name: kind for kind in (CrossEntropy(), SquaredError())}
