@@ -51,11 +51,18 @@ def pairs(blackboxes: dict, meta: dict) -> pd.DataFrame:
                 rows.append({"variant": label, "role": meta["variants"][label]["role"], "config": c, "seed": seed,
                              **{f"x_{n}": hps.iloc[c][n] for n in hps.columns},
                              "auc": float(mine.mean()), "auc_baseline": float(theirs.mean()),
-                             "auc_diff": sign * float(mine.mean() - theirs.mean()),
+                             "auc_diff": _auc_difference(mine, theirs, sign),
                              "t_tau": t_v, "t_tau_baseline": t_b,
                              "t_tau_diff": t_v - t_b if math.isfinite(t_v) and math.isfinite(t_b) else math.nan,
                              "reached": int(math.isfinite(t_v)), "reached_baseline": int(math.isfinite(t_b))})
     return pd.DataFrame(rows)
+
+
+def _auc_difference(mine: np.ndarray, theirs: np.ndarray, sign: float) -> float:
+    """Variant minus baseline, signed so that > 0 is better. A diverged curve's AUC is the worst
+    (an RMSE of inf): two diverged curves are equal (0), one diverged is an infinite difference."""
+    a, b = float(mine.mean()), float(theirs.mean())
+    return 0.0 if a == b else sign * (a - b)
 
 
 def effect(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
