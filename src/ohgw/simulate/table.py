@@ -7,7 +7,7 @@ are read here through the results contract and written in Syne Tune's blackbox-r
 them, and ohgw.simulate.replay runs the harness's schedulers on them in virtual time.
 
     python -m ohgw.simulate.table outputs/curves/digits --out tables/digits
-    python -m ohgw.simulate.table docs/results/simulation/curves_digits.jsonl.xz --out tables/digits  # from an archive
+    python -m ohgw.simulate.table docs/results/simulation/digits/curves_digits.jsonl.xz --out tables/digits  # from an archive
 
 A blackbox's seeds are the training seeds (the curve replicates' seeds), its fidelities the epochs
 1..max_epochs, its objectives every numeric column of results.csv (the metric, the test metric,
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -52,6 +53,9 @@ def build(dirs: list[Path | str]) -> tuple[dict, dict]:
     for r in reps:
         if r.record["task"] != first["task"] or r.record["config"]["scheduler"] != first["config"]["scheduler"]:
             raise RecordsError(f"{r.path}: another task or sample than {reps[0].path}")
+        if len(r.record["sampled_configs"]) != first["config"]["scheduler"]["configurations"]["size"]:
+            raise RecordsError(f"{r.path}: started {len(r.record['sampled_configs'])} of the sample's "
+                               f"{first['config']['scheduler']['configurations']['size']} configurations")
     hp_names = [c[len(SAMPLED):] for c in reps[0].results.columns if c.startswith(SAMPLED)]
     seeds = sorted({r.seed for r in reps})
     max_epochs = int(first["config"]["task"]["max_epochs"])
@@ -61,7 +65,8 @@ def build(dirs: list[Path | str]) -> tuple[dict, dict]:
     missing = {v: sorted(set(seeds) - set(s)) for v, s in by_variant.items() if set(s) != set(seeds)}
     if missing:
         raise RecordsError(f"every variant needs every training seed {seeds}; missing: {missing}")
-    configs = _configs(reps[0].results, hp_names)
+    configs = _configs([r.results for r in reps], hp_names)
+    worst = math.inf if first["mode"] == "min" else -math.inf
     objectives = _objectives(reps, hp_names)
     unfinished = {}
     blackboxes = {}
@@ -70,11 +75,14 @@ def build(dirs: list[Path | str]) -> tuple[dict, dict]:
         values = np.full((len(configs), len(seeds), max_epochs, len(objectives)), np.nan)
         for s_i, seed in enumerate(seeds):
             frame = per_seed[seed].results
-            for c_i, curve in _curves(frame, configs, hp_names):
+            curves = dict(_curves(frame, configs, hp_names))
+            for c_i in range(len(configs)):
+                curve = curves.get(c_i, _never_reported(frame, objectives, worst, first["test_metric"]))
                 curve = curve.set_index("epoch").reindex(range(1, max_epochs + 1))
                 if curve[objectives[0]].isna().any():  # a diverged (failed) trial: its last epoch stands
                     unfinished.setdefault(label, []).append({"config": c_i, "seed": seed,
-                                                             "epochs": int(curve[objectives[0]].notna().sum())})
+                                                             "epochs": int(curve[objectives[0]].notna().sum()
+                                                                           - (c_i not in curves))})
                     curve = curve.ffill()
                 values[c_i, s_i] = curve[objectives].to_numpy(dtype=float)
         blackboxes[label] = BlackboxTabular(
@@ -103,24 +111,33 @@ def replicates(paths: list[Path | str]) -> list:
     return reps + (find_replicates(dirs).replicates if dirs else [])
 
 
-def _configs(results: pd.DataFrame, hp_names: list[str]) -> pd.DataFrame:
-    """The sample's configurations, in the order of the first replicate's trials."""
-    first_rows = results.sort_values(["trial_id", "epoch"]).groupby("trial_id").first()
-    return first_rows[[SAMPLED + n for n in hp_names]].rename(columns=lambda c: c[len(SAMPLED):]).reset_index(drop=True)
+def _configs(frames: list[pd.DataFrame], hp_names: list[str]) -> pd.DataFrame:
+    """The sample's configurations, in the order of the first replicate's trials, then those its
+    trials never reported (diverged before their first epoch's report) in the order others did."""
+    columns = [SAMPLED + n for n in hp_names]
+    firsts = [f.sort_values(["trial_id", "epoch"]).groupby("trial_id").first()[columns] for f in frames]
+    return (pd.concat(firsts).drop_duplicates().rename(columns=lambda c: c[len(SAMPLED):])
+            .reset_index(drop=True))
+
+
+def _never_reported(frame: pd.DataFrame, objectives: list[str], worst: float, test_metric: str) -> pd.DataFrame:
+    """The curve of a trial that diverged before its first report: one epoch at the worst score,
+    ending when this replicate's median first epoch did (the simulator needs a time)."""
+    first_epochs = frame[frame["epoch"] == 1]
+    row = {name: np.nan for name in objectives}
+    row.update({objectives[0]: worst, test_metric: worst, "epoch": 1,
+                **{t: float(first_epochs[t].median()) for t in ("elapsed_s", ELAPSED_TIME)}})
+    return pd.DataFrame([row])
 
 
 def _curves(frame: pd.DataFrame, configs: pd.DataFrame, hp_names: list[str]):
-    """(row of `configs`, that configuration's rows in `frame`) for every configuration."""
+    """(row of `configs`, that configuration's rows in `frame`) for every configuration it reported."""
     index = {tuple(row): i for i, row in enumerate(configs[hp_names].itertuples(index=False))}
-    seen = set()
     for _, rows in frame.groupby("trial_id"):
         key = tuple(rows.iloc[0][[SAMPLED + n for n in hp_names]])
         if key not in index:
             raise RecordsError(f"a trial trained {dict(zip(hp_names, key))}, which is not in the sample")
-        seen.add(index[key])
         yield index[key], rows
-    if len(seen) != len(configs):
-        raise RecordsError(f"a replicate trained {len(seen)} of the sample's {len(configs)} configurations")
 
 
 def _objectives(reps, hp_names: list[str]) -> list[str]:
