@@ -79,3 +79,28 @@ def test_the_same_sweep_launched_twice_at_once_runs_each_replicate_once(tmp_path
     said = "".join(out for out, _ in outs)
     assert said.count("[claimed]") + said.count("[skipped]") == 2
     assert not list((tmp_path / ".claims").glob("*.json"))  # every claim released
+
+
+def test_a_job_folder_holding_another_configurations_replicate_keeps_it_complete(complete, tmp_path):
+    # a sweep run again into its folder with other parameters numbers its jobs otherwise: job 0 of the
+    # new launch finds job 0 of the old one, another configuration, complete
+    import shutil
+
+    root = tmp_path / "runs"
+    shutil.copytree(complete, root / "0")
+    old = json.loads((root / "0" / RECORD).read_text())
+    other = run_cli(*SMALL, "seed=1", f"rerun.root={root}", f"hydra.run.dir={root / '0'}")
+    assert other.returncode == 0, other.stderr[-3000:]
+    kept = root / f"0.{old['key']}"
+    assert f"[kept] {root / '0'} held the complete replicate of another configuration; moved to {kept}" in other.stdout
+    assert json.loads((kept / RECORD).read_text()) == old and not (root / "0" / "attempts").exists()
+    assert json.loads((root / "0" / RECORD).read_text())["seed"] == 1
+    # still complete where it was kept: the same configuration again is not run again, and both count
+    again = run_cli(*SMALL, f"rerun.root={root}", f"hydra.run.dir={root / 'again'}")
+    assert again.returncode == 0 and json.loads((root / "again" / SKIPPED).read_text())["at"] == str(kept.resolve())
+    analysis = subprocess.run([sys.executable, "-m", "ohgw.analysis", str(root), "--out", str(tmp_path / "out")],
+                              cwd=ROOT, capture_output=True, text=True)
+    assert analysis.returncode == 0, analysis.stderr[-3000:]
+    import pandas as pd
+
+    assert pd.read_csv(tmp_path / "out" / "summary.csv")["seeds"].tolist() == ["0 1"]

@@ -26,7 +26,7 @@ from ohgw.tuner.checks import check_early
 from ohgw.tuner.forkclient import TRIAL_MODULE, start_early
 from ohgw.tuner.claims import Claim, describe, try_claim
 from ohgw.tuner.recorder import ResultsRecorder
-from ohgw.tuner.rerun import comparison_key, point_at, replicate_key, search, set_aside, skip
+from ohgw.tuner.rerun import comparison_key, keep_other, point_at, replicate_key, search, set_aside, skip
 from ohgw.tuner.resume import INTERRUPTIONS, TUNER_DIR, TunerSaver, load as load_tuner, sigterm_interrupts, take_over
 from ohgw.tuner.runtime import runtime, slurm_ids
 from ohgw.tuner.schedulers import make_scheduler
@@ -116,6 +116,10 @@ def run_claimed(cfg: DictConfig, job_dir: Path, key: str, claim: Claim, task, va
         return resume_replicate(cfg, found.resumable, claim, task, budget)
     if found.resumable is not None and found.resumable != job_dir.resolve():
         replaces.append(str(found.resumable))
+    kept = keep_other(job_dir, key)
+    if kept:
+        print(f"[kept] {job_dir} held the complete replicate of another configuration; moved to {kept}, "
+              f"where reruns and the analysis find it")
     moved = set_aside(job_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     trial_cfg = write_trial_config(cfg, job_dir, task, variant, rt)

@@ -117,6 +117,29 @@ def damaged(job_dir: Path) -> str | None:
     return None
 
 
+def keep_other(job_dir: Path, key: str) -> str | None:
+    """Where this job's directory holds another configuration's complete replicate (a sweep run
+    again into the same folder with other parameters numbers its jobs otherwise), move it beside
+    the directory, to <job_dir>.<its key>, where reruns and the analysis still find it as complete
+    (set_aside would make it a superseded attempt). Its new path, or None."""
+    record = read_record(job_dir)
+    if record is None or record.get("key") in (None, key) or record.get("status") != "complete" or damaged(job_dir):
+        return None
+    kept = job_dir.with_name(f"{job_dir.name}.{record['key']}")
+    if kept.exists():  # kept there by an earlier launch: this one is set aside as a copy
+        return None
+    kept.mkdir()
+    for p in _left_by_earlier(job_dir):
+        os.replace(p, kept / p.name)
+    return str(kept)
+
+
+def _left_by_earlier(job_dir: Path) -> list[Path]:
+    """What an earlier launch left in a job directory: all but this launch's Hydra files (.hydra/,
+    the job log), the attempts already set aside and the claims where rerun.root is the job itself."""
+    return [p for p in job_dir.iterdir() if p.name not in (".hydra", ATTEMPTS, CLAIMS) and p.suffix != ".log"]
+
+
 def set_aside(job_dir: Path) -> str | None:
     """Move what an earlier attempt of this job left in its directory into attempts/<n>/,
     where reruns and the analysis see it as superseded; its path, or None if there was
@@ -124,7 +147,7 @@ def set_aside(job_dir: Path) -> str | None:
     rerun.root is the job directory itself."""
     if not job_dir.is_dir():
         return None
-    left = [p for p in job_dir.iterdir() if p.name not in (".hydra", ATTEMPTS, CLAIMS) and p.suffix != ".log"]
+    left = _left_by_earlier(job_dir)
     if not left:
         return None
     attempts = job_dir / ATTEMPTS
