@@ -2,7 +2,7 @@
 # The simulation study on a curves table (docs/results/simulation.md): every replay and analysis, from
 # the table alone. Replays are deterministic (the table, the scheduler, the seed), so this rebuilds
 # every simulated number of the report.
-#   scripts/simulation_study.sh TABLE OUT        # SEEDS (verdict, workers; 1000) SEEDS_DOSE (dose; 300) JOBS (2)
+#   scripts/simulation_study.sh TABLE OUT        # SEEDS (verdict; 1000) SEEDS_WORKERS (SEEDS) SEEDS_DOSE (300) JOBS (2)
 # TIMES (baseline): every variant replays on the baseline's epoch times plus its own warm-start seconds
 # (ohgw.simulate.times; the recorded times carry the machine's load); TIMES=own: each variant's own.
 # OUT/verdict/<scheduler>: ASHA, PASHA, Hyperband x baseline, A/A, OHGW at eta_h 1e-3, 4 workers
@@ -14,6 +14,7 @@ set -euo pipefail
 TABLE=$1
 OUT=$2
 SEEDS=${SEEDS:-1000}
+SEEDS_WORKERS=${SEEDS_WORKERS:-$SEEDS}
 SEEDS_DOSE=${SEEDS_DOSE:-300}
 TIMES=${TIMES:-baseline}
 TIMES_ARG=$([ "$TIMES" = own ] || echo "--times $TIMES")
@@ -25,7 +26,7 @@ ALL=$("$PY" -c "import json,sys; print(','.join(sorted(json.load(open(sys.argv[1
 
 cells() {  # scheduler workers variants seeds out, one replay command per line
   case " $PARTS " in *" verdict "*) for s in asha pasha hyperband; do echo "$s 4 baseline,aa,$TREATED $SEEDS $OUT/verdict/$s"; done;; esac
-  case " $PARTS " in *" workers "*) for w in 1 4 8 16 64; do echo "asha $w baseline,$TREATED $SEEDS $OUT/workers/w$w"; done;; esac
+  case " $PARTS " in *" workers "*) for w in 1 4 8 16 64; do echo "asha $w baseline,$TREATED $SEEDS_WORKERS $OUT/workers/w$w"; done;; esac
   case " $PARTS " in *" dose "*) echo "asha 4 $ALL $SEEDS_DOSE $OUT/dose/asha";; esac
 }
 

@@ -25,8 +25,8 @@ LEVEL = 0.95
 
 
 def t_at_tau(dirs: list[Path | str]) -> pd.DataFrame:
-    """One row per replicate below `dirs` (directories or archives): its variant, seed, workers, whether simulated, T@tau in each unit
-    (inf: never reached)."""
+    """One row per replicate below `dirs` (directories or archives): its variant, seed, workers, whether
+    simulated and on which clock (ohgw.simulate.times), T@tau in each unit (inf: never reached)."""
     from ohgw.simulate.table import replicates
 
     rows = []
@@ -34,7 +34,8 @@ def t_at_tau(dirs: list[Path | str]) -> pd.DataFrame:
         r = rep.record
         t = time_to_target(progress(rep.results, r), r["tau"], r["mode"], UNITS)
         rows.append({"scheduler": r["scheduler"], "warmstart": r["warmstart"], "eta_h": r["eta_h"], "seed": r["seed"],
-                     "n_workers": r["runtime"]["n_workers"], "simulated": "simulated" in r, **t})
+                     "n_workers": r["runtime"]["n_workers"], "simulated": "simulated" in r,
+                     "times": r["simulated"].get("times", "own") if "simulated" in r else None, **t})
     return pd.DataFrame(rows)
 
 
