@@ -4,7 +4,9 @@ import math
 
 import numpy as np
 
-from ohgw.simulate.pairs import _auc_difference, epochs_to
+import pandas as pd
+
+from ohgw.simulate.pairs import _auc_difference, effect, epochs_to
 
 INF = math.inf
 
@@ -22,3 +24,13 @@ def test_epochs_to_tau_in_either_direction():
     assert epochs_to(np.array([0.9, 0.75, 0.7, INF]), 0.72, "min") == 3
     assert epochs_to(np.array([INF, INF]), 0.72, "min") == INF
     assert epochs_to(np.array([0.5, 0.96]), 0.95, "max") == 2
+
+
+def test_a_configuration_whose_seeds_diverged_in_opposite_variants_counts_as_no_change():
+    # seed 0: the variant diverged alone (-inf); seed 1: the baseline did (+inf); another configuration +0.1
+    table = pd.DataFrame({"variant": "ohgw", "role": "treatment", "config": [0, 0, 1, 1], "seed": [0, 1, 0, 1],
+                          "x_log_lr": [-1.0, -1.0, -2.0, -2.0], "auc_diff": [-INF, INF, 0.1, 0.1],
+                          "t_tau_diff": math.nan, "reached": 0, "reached_baseline": 0})
+    line = effect(table).iloc[0]
+    assert line["auc_diff_median"] == 0.05 and line["auc_diff_high"] == 0.1 and line["auc_diff_low"] == 0.0
+    assert (line["frac_raised"], line["frac_lowered"]) == (0.75, 0.25)

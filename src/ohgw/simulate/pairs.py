@@ -65,6 +65,12 @@ def _auc_difference(mine: np.ndarray, theirs: np.ndarray, sign: float) -> float:
     return 0.0 if a == b else sign * (a - b)
 
 
+def _mean(values: np.ndarray) -> float:
+    """The mean; NaN where configurations diverged one way and others the other (inf and -inf)."""
+    with np.errstate(invalid="ignore"):
+        return float(values.mean())
+
+
 def effect(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Per variant: the distribution of its paired AUC differences and where in the space they lie."""
     from scipy.stats import spearmanr
@@ -73,13 +79,15 @@ def effect(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     out = []
     hp_columns = [c for c in table.columns if c.startswith("x_")]
     for label, rows in table.groupby("variant", sort=True):
-        per_config = rows.groupby("config")["auc_diff"].mean().to_numpy()  # the configuration is the unit
+        # the configuration is the unit; where one seed's variant diverged alone and the other seed's
+        # baseline did (+inf and -inf), the configuration is neither helped nor hurt: 0
+        per_config = rows.groupby("config")["auc_diff"].mean().fillna(0.0).to_numpy()
         boot = np.median(rng.choice(per_config, (RESAMPLES, len(per_config))), axis=1)
         low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
         both = rows.dropna(subset=["t_tau_diff"])
         line = {"variant": label, "role": rows["role"].iloc[0], "pairs": len(rows), "configs": len(per_config),
                 "auc_diff_median": float(np.median(per_config)), "auc_diff_low": float(low),
-                "auc_diff_high": float(high), "auc_diff_mean": float(per_config.mean()),
+                "auc_diff_high": float(high), "auc_diff_mean": _mean(per_config),
                 "frac_raised": float((rows["auc_diff"] > 0).mean()), "frac_lowered": float((rows["auc_diff"] < 0).mean()),
                 "frac_equal": float((rows["auc_diff"] == 0).mean()),
                 "pairs_both_reached": len(both), "reached_sooner": int((both["t_tau_diff"] < 0).sum()),
@@ -87,7 +95,8 @@ def effect(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                 "reached_only_variant": int(((rows["reached"] == 1) & (rows["reached_baseline"] == 0)).sum()),
                 "reached_only_baseline": int(((rows["reached"] == 0) & (rows["reached_baseline"] == 1)).sum())}
         for column in hp_columns:
-            rho, p = spearmanr(rows[column], rows["auc_diff"]) if rows["auc_diff"].std() > 0 else (math.nan, math.nan)
+            varies = rows["auc_diff"].nunique() > 1
+            rho, p = spearmanr(rows[column], rows["auc_diff"]) if varies else (math.nan, math.nan)
             line[f"rho_{column[2:]}"], line[f"p_{column[2:]}"] = float(rho), float(p)
         out.append(line)
     return pd.DataFrame(out)
