@@ -170,3 +170,23 @@ def test_a_replay_on_common_times_says_so_in_its_record(curves, tmp_path):
     assert record["simulated"]["times"] == "baseline" and record["config"]["simulate"]["times"] == "baseline"
     own = replay.run_one(replay.plan(path, "asha", "ohgw-eta0.01", 4, ["budget.epochs=6"]), 0, tmp_path / "own")
     assert own["simulated"]["times"] == "own" and own["key"] != record["key"]
+
+
+def test_a_diverged_curve_fails_where_the_real_trial_did(curves, tmp_path):
+    # the table carries a diverged curve's last epoch to the end; the replay fails the trial after the
+    # epochs it reported (here: configuration 1 said to have diverged after 2 of 3 epochs in both seeds)
+    _, path = curves
+    p = replay.plan(path, "random", "baseline", 1, ["budget.epochs=null", "budget.trials=3"])
+    meta = table.load(path)[1]
+    meta["unfinished"] = {"baseline": [{"config": 1, "seed": seed, "epochs": 2} for seed in meta["seeds"]]}
+    p.diverged = replay.diverged_curves(meta, "baseline", p.blackbox)
+    record = replay.run_one(p, 0, tmp_path)
+    rows = load_results(tmp_path, record)
+    names = list(p.blackbox.hyperparameters.columns)
+    diverged = tuple(p.blackbox.hyperparameters.iloc[1])
+    for sampled in record["sampled_configs"]:
+        trial = sampled["trial_id"]
+        if tuple(sampled[n] for n in names) == diverged:
+            assert record["trial_status"][str(trial)] == "Failed" and rows[rows["trial_id"] == trial]["epoch"].max() == 2
+        else:
+            assert record["trial_status"][str(trial)] == "Completed" and rows[rows["trial_id"] == trial]["epoch"].max() == 3

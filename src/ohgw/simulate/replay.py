@@ -57,6 +57,7 @@ class Plan:
     table: Path
     table_digest: str
     times: str | None = None  # the variant whose clock every variant replays on (None: each its own)
+    diverged: dict | None = None  # (configuration values, seed index): epochs its curve reported
 
     def __post_init__(self):
         self.resolved = OmegaConf.to_container(self.cfg, resolve=True)  # once: a thousand seeds share it
@@ -105,7 +106,15 @@ def plan(table: Path, scheduler: str, label: str, n_workers: int, overrides=(), 
     sample = {tuple(c[n] for n in names) for c in fixed_sample(task, **meta["sample"])}
     if sample != set(blackbox.hyperparameters.itertuples(index=False, name=None)):
         raise RecordsError(f"{table}: its configurations are not the sample {meta['sample']} of task {task.name}")
-    return Plan(cfg, task, instantiate(cfg.warmstart), label, blackbox, Path(table), digest, times)
+    return Plan(cfg, task, instantiate(cfg.warmstart), label, blackbox, Path(table), digest, times,
+                diverged_curves(meta, label, blackbox))
+
+
+def diverged_curves(meta: dict, label: str, blackbox) -> dict:
+    """{(configuration values, seed index): epochs reported} of the variant's curves that diverged
+    (ohgw.simulate.table carries their last epoch to the end; a replay fails them where they failed)."""
+    rows = list(blackbox.hyperparameters.itertuples(index=False, name=None))
+    return {(rows[c["config"]], meta["seeds"].index(c["seed"])): c["epochs"] for c in meta["unfinished"].get(label, [])}
 
 
 def load_on_clock(table: Path, times: str | None) -> tuple[dict, dict]:
@@ -164,17 +173,27 @@ def _backend_class():
             return 0.0
 
     class SeededBlackboxBackend(UserBlackboxBackend):
-        """The table's curve for a trial at the training seed its replicate seed and trial id give."""
+        """The table's curve for a trial at the training seed its replicate seed and trial id give;
+        a curve that diverged fails after its last reported epoch, as the real trial did (a trial
+        that failed before its first report: after the table's one epoch at the worst score)."""
 
-        def __init__(self, replicate_seed: int, **kwargs):
+        def __init__(self, replicate_seed: int, diverged: dict, **kwargs):
             super().__init__(**kwargs)
             self.replicate_seed = replicate_seed
+            self.diverged = diverged
             self._time_keeper = DecisionFreeTimeKeeper()
 
         def _run_job_and_collect_results(self, trial_id, config=None):
-            self._seed_for_trial.setdefault(
+            from syne_tune.backend.trial_status import Status
+
+            seed = self._seed_for_trial.setdefault(
                 trial_id, trial_seed(self.replicate_seed, trial_id, TABLE_SEED_STREAM) % self.blackbox.num_seeds)
-            return super()._run_job_and_collect_results(trial_id, config)
+            status, results = super()._run_job_and_collect_results(trial_id, config)
+            config = self._trial_dict[trial_id].config if config is None else config
+            reported = self.diverged.get((tuple(config[n] for n in self.blackbox.hyperparameters.columns), seed))
+            if reported is None:
+                return status, results
+            return Status.failed, [r for r in results if int(r[self.resource_attr]) <= max(reported, 1)]
 
     return SeededBlackboxBackend
 
@@ -209,11 +228,12 @@ def run_one(p: Plan, seed: int, job_dir: Path) -> dict:
     recorder = SimulatedRecorder(p.task.space.names)
     budget = bind(Budget(**p.resolved["budget"]), recorder)
     scheduler = make_scheduler(p.cfg.scheduler, p.task, scheduler_seed(seed), {})
-    backend = _backend_class()(replicate_seed=int(seed), blackbox=p.blackbox, elapsed_time_attr=ELAPSED_TIME,
-                               max_resource_attr=MAX_RESOURCE_ATTR)
+    backend = _backend_class()(replicate_seed=int(seed), diverged=p.diverged or {}, blackbox=p.blackbox,
+                               elapsed_time_attr=ELAPSED_TIME, max_resource_attr=MAX_RESOURCE_ATTR)
     record = new_record(p, int(seed))
     tuner = Tuner(trial_backend=backend, scheduler=scheduler, stop_criterion=budget, n_workers=p.n_workers,
-                  sleep_time=0, callbacks=[_clock_class()(), recorder], tuner_name=f"sim-{seed}",
+                  sleep_time=0, max_failures=int(p.cfg.tuner.max_failures),  # diverged curves fail, as real trials do
+                  callbacks=[_clock_class()(), recorder], tuner_name=f"sim-{seed}",
                   suffix_tuner_name=False, save_tuner=False, print_update_interval=1e9, results_update_interval=1e9,
                   trial_backend_path=str(job_dir / "tuner"))
     started = time.perf_counter()
