@@ -2,7 +2,7 @@
 
 A table's epoch times are the seconds each variant's trials took while that variant was recorded,
 so they carry the machine's load at that moment: on digits the same 9-epoch trial took a median of
-1.9 s in one variant and 10.3 s in another (docs/results/simulation/recorded_times.csv), and the
+1.9 s in one variant and 10.3 s in another (docs/results/simulation/digits/recorded_times.csv), and the
 asynchronous schedulers order their decisions by those times. `common_times` puts every variant on
 the reference variant's clock: for each configuration, the median seconds of its first epoch (the
 reference's own warm-start taken out) and of each later epoch over the reference's training seeds

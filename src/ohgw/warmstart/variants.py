@@ -22,7 +22,7 @@ STEP_MODES = ("raw", "normalized")
 # where the lookahead says so), or central_step: the forward-acting hyperparameters (augmentation
 # magnitude, dropout rates), whose F jumps wherever a ReLU changes state, by a central difference of
 # half-width eta_h x their range, the scale of the hyper-step (measured by python -m
-# ohgw.analysis.step_scale: docs/results/simulation/step_scale)
+# ohgw.analysis.step_scale: docs/results/simulation/digits/step_scale)
 ESTIMATORS = ("autograd", "central_step")
 # what a variant is to the study, recorded in replicate.json and read by the analysis: the baseline, the A/A
 # floor, the positive control, a control (the random step), or a treatment (the method under test)
