@@ -6,7 +6,7 @@
 # TIMES (baseline): every variant replays on the baseline's epoch times plus its own warm-start seconds
 # (ohgw.simulate.times; the recorded times carry the machine's load); TIMES=own: each variant's own.
 # OUT/verdict/<scheduler>: ASHA, PASHA, Hyperband x baseline, A/A, OHGW at eta_h 1e-3, 4 workers
-# OUT/workers/w<n>:        ASHA x baseline, OHGW at eta_h 1e-3, n = 1, 4, 8, 16, 64 workers
+# OUT/workers/w<n>:        ASHA x baseline, A/A, OHGW at eta_h 1e-3, n = 1, 4, 8, 16, 64 workers
 # OUT/dose/asha:           ASHA x every variant of the table (raw, normalized, random steps), 4 workers
 # then python -m ohgw.analysis on each of them (OUT/<...>/analysis) and the trial-level pairs (OUT/pairs);
 # with DEST set, ohgw.simulate.collect copies what the report commits there.
@@ -26,7 +26,7 @@ ALL=$("$PY" -c "import json,sys; print(','.join(sorted(json.load(open(sys.argv[1
 
 cells() {  # scheduler workers variants seeds out, one replay command per line
   case " $PARTS " in *" verdict "*) for s in asha pasha hyperband; do echo "$s 4 baseline,aa,$TREATED $SEEDS $OUT/verdict/$s"; done;; esac
-  case " $PARTS " in *" workers "*) for w in 1 4 8 16 64; do echo "asha $w baseline,$TREATED $SEEDS_WORKERS $OUT/workers/w$w"; done;; esac
+  case " $PARTS " in *" workers "*) for w in 1 4 8 16 64; do echo "asha $w baseline,aa,$TREATED $SEEDS_WORKERS $OUT/workers/w$w"; done;; esac
   case " $PARTS " in *" dose "*) echo "asha 4 $ALL $SEEDS_DOSE $OUT/dose/asha";; esac
 }
 
