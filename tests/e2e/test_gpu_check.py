@@ -18,7 +18,7 @@ from gpu_install import pins  # noqa: E402
 
 STEPS = ("install", "environment", "replicate", "replicate-figures", "warmstart", "cuda-tests", "throughput",
          "aa-pair", "lm-memory", "schedulers")
-MODEL_FREE = ("asha", "asha_promotion", "grid", "hyperband", "pasha", "random")  # no model fit to choose with
+MODEL_FREE = ("asha", "asha_promotion", "grid", "hyperband", "pasha", "random", "table")  # no model fit to choose with
 
 
 def test_the_pins_are_the_versions_the_tests_pass_on():
@@ -83,7 +83,7 @@ def test_the_dry_run_installs_without_a_venv_onto_numpy_2_and_every_step_passes_
                           cwd=ROOT)
     on_numpy1 = scheduler_lines(here.stdout)
     probed = [p.stem for p in (ROOT / "conf" / "scheduler").glob("*.yaml") if p.stem not in ("transfer_bo", "aux_net")]
-    assert len(on_numpy2) == len(on_numpy1) == len(probed) == 14 and "FAILED" not in report
+    assert len(on_numpy2) == len(on_numpy1) == len(probed) == 15 and "FAILED" not in report
     for name in MODEL_FREE:
         assert on_numpy2[name] == on_numpy1[name], name
 
