@@ -16,3 +16,21 @@ class Interrupted(BaseException):
 
         super().__init__(f"signal {signal.Signals(signum).name}")
         self.signum = signum
+
+
+def one_line_errors(*errors: type[Exception]):
+    """A command's `main(argv) -> int`: any of `errors` (bad input) is one line on stderr and exit 2,
+    where main would otherwise print a traceback."""
+    import functools
+    import sys
+
+    def wrap(main):
+        @functools.wraps(main)
+        def wrapped(argv=None) -> int:
+            try:
+                return main(argv)
+            except errors as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+        return wrapped
+    return wrap

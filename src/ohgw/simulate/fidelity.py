@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ohgw.analysis.metrics import progress, time_to_target
+from ohgw.errors import one_line_errors
 from ohgw.results.records import RecordsError
 
 UNITS = ("epochs", "device_s", "wallclock_s")
@@ -67,20 +68,16 @@ def compare(real: pd.DataFrame, simulated: pd.DataFrame, seed: int = 0) -> pd.Da
     return pd.DataFrame(out)
 
 
+@one_line_errors(RecordsError)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.simulate.fidelity", description=__doc__.split("\n\n")[0])
     parser.add_argument("real", type=Path)
     parser.add_argument("simulated", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="the comparison's CSV (its replicates' T@tau beside it)")
     args = parser.parse_args(argv)
-    try:
-        real, simulated = t_at_tau([args.real]), t_at_tau([args.simulated])
-    except RecordsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    real, simulated = t_at_tau([args.real]), t_at_tau([args.simulated])
     if real["simulated"].any() or not simulated["simulated"].all():
-        print("error: the first directory must hold real replicates, the second simulated ones", file=sys.stderr)
-        return 2
+        raise RecordsError("the first directory must hold real replicates, the second simulated ones")
     table = compare(real, simulated)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)

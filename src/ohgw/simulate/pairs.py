@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ohgw.errors import one_line_errors
+from ohgw.results.records import RecordsError
+
 BASELINE = "baseline"
 RESAMPLES = 2000
 LEVEL = 0.95
@@ -102,24 +105,19 @@ def effect(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+@one_line_errors(RecordsError)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.simulate.pairs", description=__doc__.split("\n\n")[0])
     parser.add_argument("table", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    from ohgw.results.records import RecordsError
     from ohgw.simulate.table import load
     from ohgw.tuner.quiet import import_blackbox_repository
 
     import_blackbox_repository()
-    try:
-        blackboxes, meta = load(args.table)
-    except RecordsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    blackboxes, meta = load(args.table)
     if BASELINE not in blackboxes:
-        print(f"error: {args.table} has no {BASELINE} curves to pair with", file=sys.stderr)
-        return 2
+        raise RecordsError(f"{args.table} has no {BASELINE} curves to pair with")
     table = pairs(blackboxes, meta)
     summary = effect(table)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from ohgw.errors import ConfigError
+from ohgw.errors import ConfigError, one_line_errors
 from ohgw.results.contract import SAMPLED, SCHEMA_VERSION, test_metric
 from ohgw.results.io import write_record, write_results, vouch
 from ohgw.results.provenance import git_commit, versions
@@ -296,6 +296,7 @@ def run_many(table: Path, scheduler: str, labels: list[str], seeds: list[int], n
     return taken
 
 
+@one_line_errors(ConfigError, RecordsError)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.simulate.replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("table", type=Path)
@@ -313,12 +314,8 @@ def main(argv=None) -> int:
 
     import_blackbox_repository()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    try:
-        taken = run_many(args.table, args.scheduler, args.variants.split(","), seeds, args.n_workers, args.out, args.set,
-                         args.times)
-    except (ConfigError, RecordsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    taken = run_many(args.table, args.scheduler, args.variants.split(","), seeds, args.n_workers, args.out, args.set,
+                     args.times)
     for label, seconds in taken.items():
         print(f"{label}: {len(seeds)} simulated replicates of {args.scheduler} at {args.n_workers} workers in "
               f"{seconds:.1f} s -> {args.out / label}")

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ohgw.errors import one_line_errors
 from ohgw.results.contract import SAMPLED
 from ohgw.results.records import RecordsError, find_replicates
 
@@ -74,7 +75,7 @@ def build(dirs: list[Path | str]) -> tuple[dict, dict]:
     for label, per_seed in sorted(by_variant.items()):
         values = np.full((len(configs), len(seeds), max_epochs, len(objectives)), np.nan)
         for s_i, seed in enumerate(seeds):
-            frame = per_seed[seed].results
+            frame = per_seed[seed].results.assign(**{ELAPSED_TIME: per_seed[seed].results["elapsed_s"]})
             curves = dict(_curves(frame, configs, hp_names))
             for c_i in range(len(configs)):
                 curve = curves.get(c_i, _never_reported(frame, objectives, worst, first["test_metric"]))
@@ -141,14 +142,13 @@ def _curves(frame: pd.DataFrame, configs: pd.DataFrame, hp_names: list[str]):
 
 
 def _objectives(reps, hp_names: list[str]) -> list[str]:
-    """Numeric columns every curve replicate has, the metric first, then elapsed_time."""
+    """Numeric columns every curve replicate has, the metric first, then elapsed_time (added to each
+    replicate's frame where the table reads it)."""
     metric = reps[0].record["metric"]
     common = set.intersection(*(set(r.results.columns) for r in reps))
     numeric = [c for c in reps[0].results.columns
                if c in common and c not in NOT_OBJECTIVES and not c.startswith(SAMPLED) and c != metric
                and all(pd.api.types.is_numeric_dtype(r.results[c]) for r in reps)]
-    for r in reps:
-        r.results[ELAPSED_TIME] = r.results["elapsed_s"]
     return [metric, *numeric, ELAPSED_TIME]
 
 
@@ -182,6 +182,7 @@ def load(path: Path | str) -> tuple[dict, dict]:
     return deserialize(str(path)), json.loads((path / META).read_text())
 
 
+@one_line_errors(RecordsError)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.simulate.table", description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="+", help="directories holding the curve replicates, or their archives")
@@ -190,11 +191,7 @@ def main(argv=None) -> int:
     from ohgw.tuner.quiet import import_blackbox_repository
 
     import_blackbox_repository()
-    try:
-        blackboxes, meta = build(args.dirs)
-    except RecordsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    blackboxes, meta = build(args.dirs)
     out = write(blackboxes, meta, args.out)
     bb = next(iter(blackboxes.values()))
     print(f"{out}: {len(blackboxes)} variants x {len(bb.hyperparameters)} configurations x {bb.num_seeds} seeds "
