@@ -54,6 +54,18 @@ def bootstrap_reduction(baseline, variant, level: float = 0.95, samples: int = B
     return float(low), float(high)
 
 
+def median_interval(x, rng: np.random.Generator, level: float = 0.95,
+                    samples: int = BOOTSTRAP_SAMPLES) -> tuple[float, float, float]:
+    """(median, low, high): the median of `x` and its percentile bootstrap interval (`samples`
+    resamples drawn from `rng`, so that callers fix the stream); NaNs without values."""
+    x = np.asarray(x, float)
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan
+    boot = np.median(rng.choice(x, (samples, len(x))), axis=1)
+    low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return float(np.median(x)), float(low), float(high)
+
+
 @lru_cache(maxsize=None)
 def _signed_rank_cdf(n: int) -> np.ndarray:
     """P(W+ <= w) for w = 0 .. n(n+1)/2 under the null (exact, by counting subsets of ranks)."""

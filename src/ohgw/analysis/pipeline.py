@@ -13,6 +13,7 @@ from ohgw.analysis.collect import collect
 from ohgw.analysis.searchers import DEFAULT_MARGIN, comparisons, searcher_lines, searchers_table
 from ohgw.analysis.sensitivity import sensitivity_lines, sensitivity_table
 from ohgw.analysis.protocol import protocol_of, verdict_lines
+from ohgw.analysis.robustness import clean_tasks, ood_lines, ood_per_rung_table, retained_lines, retained_table
 from ohgw.analysis.tables import (criteria_lines, hyperparams_table, measures, paired_table,
                                   steps_table, summary_table)
 from ohgw.analysis.trust import floor_lines
@@ -29,6 +30,15 @@ BIAS_TEXT = ("Per numeric hyperparameter, on the search-space scale, the values 
              "the variant against the baseline over the seeds both have: the shift of the medians and of the means, "
              "and the energy distance with a permutation p that swaps the two variants within seeds (each seed's "
              "two replicates share their sampled configurations); Bonferroni over each variant's tests.")
+RETAINED_TEXT = ("For a variant run on noisy data (label or token noise) and on the same task's clean data: the "
+                 "reduction of T@tau in the protocol's primary unit on each, with its 95% bootstrap interval (as in "
+                 "paired.csv), and the share of the clean reduction that remains on noisy data, reduction_noisy / reduction_clean; "
+                 "undefined where the clean data gave no speed-up.")
+OOD_TEXT = ("At each rung level the scheduler decided at (a scheduler without rungs: the last epoch), per seed, the "
+            "out-of-distribution perplexity at that epoch of the trial with the best validation score there (the "
+            "configuration the scheduler ranks first); the variant minus its baseline, paired by seed (positive = "
+            "worse out of distribution): the median of the differences with a 95% percentile bootstrap interval "
+            "(4000 resamples, fixed seed) and a paired Wilcoxon p, Bonferroni over each variant's rungs.")
 
 
 def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float = DEFAULT_MARGIN) -> Path:
@@ -51,6 +61,8 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float
     verdict = verdict_lines(paired, protocol)
     sensitivity = sensitivity_table(collection, per_seed, protocol)  # none without an eta_h sweep
     bias = bias_table(collection)
+    retained = retained_table(paired, clean_tasks(collection), protocol.primary_unit)  # needs noisy and clean data
+    ood = ood_per_rung_table(collection)  # none without an OOD split
     comps = comparisons(collection, per_seed, margin)  # none unless a sweep varied the scheduler
     searchers = searchers_table(collection, per_seed, comps)
     searcher_text = searcher_lines(searchers)
@@ -61,8 +73,9 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float
         searcher_pngs = plots.plot_searchers(collection, comps, staging)
         generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         tables = {"summary.csv": summary, "paired.csv": paired, "hyperparams.csv": hyper, "steps.csv": steps,
-                  "searchers.csv": searchers, "sensitivity.csv": sensitivity, "bias.csv": bias}
-        optional = ("searchers.csv", "sensitivity.csv", "bias.csv")  # only where the analysis has them
+                  "searchers.csv": searchers, "sensitivity.csv": sensitivity, "bias.csv": bias,
+                  "retained.csv": retained, "ood_rungs.csv": ood}
+        optional = ("searchers.csv", "sensitivity.csv", "bias.csv", "retained.csv", "ood_rungs.csv")  # where they exist
         written = {name: frame for name, frame in tables.items() if name not in optional or len(frame)}
         blocks = report.build(collection, {"summary": summary, "paired": paired, "steps": steps, "hyperparams": hyper,
                                            "files": list(written)},
@@ -75,7 +88,11 @@ def analyze(dirs: list[Path | str], out: Path | str | None = None, margin: float
                                                       sensitivity_lines(sensitivity), sensitivity)
                               + report.section_blocks("Bias: the configurations each variant selects and promotes, "
                                                       "against the baseline's", BIAS_TEXT,
-                                                      bias_lines(bias, protocol.alpha), bias))
+                                                      bias_lines(bias, protocol.alpha), bias)
+                              + report.section_blocks("Retained speed-up under noise", RETAINED_TEXT,
+                                                      retained_lines(retained), retained)
+                              + report.section_blocks("Delta OOD perplexity per rung", OOD_TEXT,
+                                                      ood_lines(ood, protocol.alpha), ood))
         html = report.to_html([(b[0], staging / b[1].name, *b[2:]) if b[0] == "img" else b for b in blocks])
         for png in pngs + searcher_pngs:
             os.replace(png, out / png.name)

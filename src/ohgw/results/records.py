@@ -64,10 +64,12 @@ class Found:
     roots: list[Path] = field(default_factory=list)
 
 
-def task_label(record: dict) -> str:
-    """The task's name, with the data condition it ran under when there is one."""
+def task_label(record: dict, without: tuple[str, ...] = ()) -> str:
+    """The task's name, with the data condition it ran under when there is one (less the settings
+    named in `without`: the label of the same task under the other conditions)."""
     settings = record.get("config", {}).get("task", {})
-    conditions = [f"{name}={_value(settings[name])}" for name in CONDITION_SETTINGS if settings.get(name)]
+    conditions = [f"{name}={_value(settings[name])}" for name in CONDITION_SETTINGS
+                  if settings.get(name) and name not in without]
     return "+".join([record["task"], *conditions])
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ohgw.analysis.intervals import median_interval
 from ohgw.analysis.metrics import progress, time_to_target
 from ohgw.errors import one_line_errors
 from ohgw.results.records import RecordsError
@@ -40,12 +41,6 @@ def t_at_tau(dirs: list[Path | str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _median_interval(x: np.ndarray, rng) -> tuple[float, float, float]:
-    boot = np.median(rng.choice(x, (RESAMPLES, len(x))), axis=1)
-    low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    return float(np.median(x)), float(low), float(high)
-
-
 def compare(real: pd.DataFrame, simulated: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Per unit: medians with intervals, the fraction never reaching tau, and the two-sample tests
     (never-reached counted as the largest value, as the rank tests can)."""
@@ -57,7 +52,7 @@ def compare(real: pd.DataFrame, simulated: pd.DataFrame, seed: int = 0) -> pd.Da
         a, b = real[unit].to_numpy(float), simulated[unit].to_numpy(float)
         cap = np.nanmax(np.r_[a[np.isfinite(a)], b[np.isfinite(b)], 0.0]) * 2 + 1
         a_c, b_c = np.where(np.isfinite(a), a, cap), np.where(np.isfinite(b), b, cap)
-        (m_a, lo_a, hi_a), (m_b, lo_b, hi_b) = _median_interval(a_c, rng), _median_interval(b_c, rng)
+        (m_a, lo_a, hi_a), (m_b, lo_b, hi_b) = (median_interval(x, rng, LEVEL, RESAMPLES) for x in (a_c, b_c))
         out.append({"unit": unit, "n_real": len(a), "n_simulated": len(b),
                     "median_real": m_a if m_a < cap else math.inf, "median_real_low": lo_a,
                     "median_real_high": hi_a if hi_a < cap else math.inf,

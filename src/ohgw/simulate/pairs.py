@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ohgw.analysis.intervals import median_interval
 from ohgw.errors import one_line_errors
 from ohgw.results.records import RecordsError
 
@@ -85,8 +86,7 @@ def effect(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         # the configuration is the unit; where one seed's variant diverged alone and the other seed's
         # baseline did (+inf and -inf), the configuration is neither helped nor hurt: 0
         per_config = rows.groupby("config")["auc_diff"].mean().fillna(0.0).to_numpy()
-        boot = np.median(rng.choice(per_config, (RESAMPLES, len(per_config))), axis=1)
-        low, high = np.quantile(boot, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+        _, low, high = median_interval(per_config, rng, LEVEL, RESAMPLES)
         both = rows.dropna(subset=["t_tau_diff"])
         line = {"variant": label, "role": rows["role"].iloc[0], "pairs": len(rows), "configs": len(per_config),
                 "auc_diff_median": float(np.median(per_config)), "auc_diff_low": float(low),
