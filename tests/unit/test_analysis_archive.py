@@ -132,3 +132,12 @@ def test_a_vouched_file_that_is_not_text_comes_back_byte_for_byte(tmp_path):
     archive.unpack(tmp_path / "a.jsonl.xz", again)
     assert (again / "0" / "state.bin").read_bytes() == bytes(range(256))
     assert len(archive.load(tmp_path / "a.jsonl.xz").replicates) == 16  # every checksum holds
+
+
+def test_archive_command_refuses_bad_input_in_one_line(tmp_path, capsys):
+    assert archive.main([str(tmp_path), "--out", str(tmp_path / "a.txt")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: --out must end with .jsonl.xz, not {tmp_path / 'a.txt'}"]
+    assert archive.main([str(tmp_path / "missing"), "--out", str(tmp_path / "a.jsonl.xz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a directory" in err[0]
+    assert not (tmp_path / "a.jsonl.xz").exists()

@@ -5,8 +5,10 @@ import sys
 from ohgw.analysis.collect import AnalysisError
 from ohgw.analysis.pipeline import analyze
 from ohgw.analysis.searchers import DEFAULT_MARGIN
+from ohgw.errors import one_line_errors
 
 
+@one_line_errors(AnalysisError)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.analysis", description=(
         "Analyse every replicate below the given directories, or in the given replicate archives (written by "
@@ -19,11 +21,7 @@ def main(argv=None) -> int:
                              "within this absolute score difference of the best any scheduler found "
                              f"(default {DEFAULT_MARGIN})")
     args = parser.parse_args(argv)
-    try:
-        analyze(args.dirs, args.out, args.margin)
-    except AnalysisError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    analyze(args.dirs, args.out, args.margin)
     return 0
 
 

@@ -28,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ohgw.errors import ConfigError, one_line_errors
 from ohgw.results import records
 from ohgw.results.io import RECORD, RESULTS
 
@@ -142,6 +143,7 @@ def load(archive: Path | str, kind: type = records.Replicate) -> records.Found:
     return found
 
 
+@one_line_errors(ConfigError, records.RecordsError)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.analysis.archive", description=(
         "Write the complete replicates below the given directories (replicate.json and every file it vouches "
@@ -150,13 +152,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help=f"the archive to write (ends with {SUFFIX})")
     args = parser.parse_args(argv)
     if not args.out.endswith(SUFFIX):
-        print(f"error: --out must end with {SUFFIX}, not {args.out}", file=sys.stderr)
-        return 2
-    try:
-        header = write(args.dirs, args.out)
-    except records.RecordsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--out must end with {SUFFIX}, not {args.out}")
+    header = write(args.dirs, args.out)
     size = Path(args.out).stat().st_size
     print(f"wrote {args.out}: {header['replicates']} replicate(s), {len(header['excluded'])} excluded, "
           f"{size / 1024:.1f} KiB")

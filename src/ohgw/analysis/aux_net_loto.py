@@ -28,7 +28,7 @@ from ohgw.auxnet.features import features_of_config
 from ohgw.auxnet.net import NetSettings, same_prediction
 from ohgw.auxnet.predict import predict
 from ohgw.auxnet.searcher import read_output
-from ohgw.errors import ConfigError
+from ohgw.errors import ConfigError, one_line_errors
 from ohgw.results.io import atomic_write_text
 
 AUX = "aux_net"
@@ -159,6 +159,7 @@ def _median(values):
 
 
 
+@one_line_errors(ConfigError, AnalysisError)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.analysis.aux_net_loto", description=(
         "Leave-one-task-out evaluation of scheduler=aux_net: per task, the net's prediction trained on the "
@@ -168,11 +169,7 @@ def main(argv=None) -> int:
     parser.add_argument("--aux", nargs="*", default=[], help="directories of aux_net replicates on those tasks")
     parser.add_argument("--out", required=True, help="output directory: loto.csv, predictions.csv, loto.md")
     args = parser.parse_args(argv)
-    try:
-        loto, predictions = evaluate(args.dirs, args.aux, default_settings())
-    except (ConfigError, AnalysisError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    loto, predictions = evaluate(args.dirs, args.aux, default_settings())
     write(Path(args.out), loto, predictions, to_markdown(loto, predictions, args.dirs, args.aux))
     print(f"leave-one-task-out over {len(predictions)} task(s) written to {args.out}")
     return 0

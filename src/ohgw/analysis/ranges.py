@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ohgw.results.history import HistoryError, TaskHistory, load_histories
-from ohgw.errors import ConfigError
+from ohgw.errors import ConfigError, one_line_errors
 
 
 def narrowed(history: TaskHistory, top: int, widen: float) -> dict[str, dict]:
@@ -51,6 +51,7 @@ def as_overrides(domains: dict[str, dict]) -> str:
     return " ".join(parts)
 
 
+@one_line_errors(ConfigError, HistoryError)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.analysis.ranges", description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="+", type=Path, help="directories holding the exploratory run's replicates")
@@ -58,19 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widen", type=float, default=0.1,
                         help="margin on each side, as a fraction of the original width (default 0.1)")
     args = parser.parse_args(argv)
-    try:
-        histories = load_histories(args.dirs)
-        if len(histories) != 1:
-            raise ConfigError(f"the exploratory run holds {len(histories)} tasks ({', '.join(histories)}); "
-                              "pass the directories of one")
-        history = next(iter(histories.values()))
-        if len(history.evaluations) < args.top:
-            raise ConfigError(f"--top {args.top} needs as many trials; task {history.label} has "
-                              f"{len(history.evaluations)}")
-        print(as_overrides(narrowed(history, args.top, args.widen)))
-    except (ConfigError, HistoryError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    histories = load_histories(args.dirs)
+    if len(histories) != 1:
+        raise ConfigError(f"the exploratory run holds {len(histories)} tasks ({', '.join(histories)}); "
+                          "pass the directories of one")
+    history = next(iter(histories.values()))
+    if len(history.evaluations) < args.top:
+        raise ConfigError(f"--top {args.top} needs as many trials; task {history.label} has "
+                          f"{len(history.evaluations)}")
+    print(as_overrides(narrowed(history, args.top, args.widen)))
     return 0
 
 
