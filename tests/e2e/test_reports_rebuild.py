@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 ARCHIVES = sorted((ROOT / "docs" / "results").rglob("replicates.jsonl.xz"))
 TABLES = ("summary.csv", "paired.csv", "hyperparams.csv", "steps.csv", "bias.csv", "searchers.csv",
-          "sensitivity.csv")
+          "sensitivity.csv", "retained.csv", "ood_rungs.csv")
 
 
 def test_the_reports_ship_archives():
