@@ -141,3 +141,23 @@ def test_archive_command_refuses_bad_input_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a directory" in err[0]
     assert not (tmp_path / "a.jsonl.xz").exists()
+
+
+def test_unpack_gives_back_the_job_directories_the_archive_was_written_from(tmp_path, capsys):
+    out = tmp_path / "jobs"
+    assert archive.main(["--unpack", str(ARCHIVE), "--out", str(out)]) == 0
+    assert f"unpacked 16 replicate(s) of {ARCHIVE} into {out}" in capsys.readouterr().out
+    assert len(list(out.glob("*/replicate.json"))) == 16
+    assert archive.main([str(out), "--out", str(tmp_path / "again.jsonl.xz")]) == 0
+    assert (tmp_path / "again.jsonl.xz").read_bytes() == ARCHIVE.read_bytes()  # byte for byte
+    # refused in one line, nothing written: an existing --out, or not one archive
+    assert archive.main(["--unpack", str(ARCHIVE), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --out {out} exists: unpack into a new directory, so that no " \
+                                              "replicate mixes with others"
+    assert archive.main(["--unpack", str(out), "--out", str(tmp_path / "x")]) == 2
+    assert "--unpack takes one archive" in capsys.readouterr().err
+    truncated = tmp_path / "truncated.jsonl.xz"
+    truncated.write_bytes(ARCHIVE.read_bytes()[:1000])
+    assert archive.main(["--unpack", str(truncated), "--out", str(tmp_path / "y")]) == 2
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind

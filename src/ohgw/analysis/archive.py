@@ -2,6 +2,7 @@
 
     python -m ohgw.analysis.archive <dir> [<dir> ...] --out replicates.jsonl.xz   # write one
     python -m ohgw.analysis replicates.jsonl.xz [--out DIR]                        # analyse it
+    python -m ohgw.analysis.archive --unpack replicates.jsonl.xz --out DIR         # its job directories again
 
 The archive is xz-compressed JSON lines (xz's large window finds the records' configs, nearly the
 same in every replicate, again across replicates: about a third smaller than gzip). The first line
@@ -24,6 +25,7 @@ import hashlib
 import json
 import lzma
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -143,14 +145,38 @@ def load(archive: Path | str, kind: type = records.Replicate) -> records.Found:
     return found
 
 
+def unpack_command(sources: list[str], out: Path) -> int:
+    """--unpack: the job directories appear at `out` at once, complete (unpacked beside it, then renamed)."""
+    if len(sources) != 1 or not is_archive(sources[0]):
+        raise ConfigError(f"--unpack takes one archive (a file ending with {SUFFIX}), not {' '.join(sources)}")
+    if out.exists():
+        raise ConfigError(f"--out {out} exists: unpack into a new directory, so that no replicate mixes with others")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        header = unpack(sources[0], staging)
+        os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    print(f"unpacked {header['replicates']} replicate(s) of {sources[0]} into {out}")
+    return 0
+
+
 @one_line_errors(ConfigError, records.RecordsError)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ohgw.analysis.archive", description=(
         "Write the complete replicates below the given directories (replicate.json and every file it vouches "
-        "for) into one compressed archive that `python -m ohgw.analysis` reads as it reads job directories."))
-    parser.add_argument("dirs", nargs="+", help="directories searched for replicate.json")
-    parser.add_argument("--out", required=True, help=f"the archive to write (ends with {SUFFIX})")
+        "for) into one compressed archive that `python -m ohgw.analysis` reads as it reads job directories; "
+        "with --unpack, the reverse."))
+    parser.add_argument("dirs", nargs="+", help="directories searched for replicate.json (--unpack: one archive)")
+    parser.add_argument("--out", required=True, help=f"the archive to write (ends with {SUFFIX}); --unpack: a new "
+                                                     "directory to write the job directories into")
+    parser.add_argument("--unpack", action="store_true", help="write one archive's job directories below --out, for "
+                        "the tools that read job directories (python -m ohgw.analysis.aux_net_loto, ...)")
     args = parser.parse_args(argv)
+    if args.unpack:
+        return unpack_command(args.dirs, Path(args.out))
     if not args.out.endswith(SUFFIX):
         raise ConfigError(f"--out must end with {SUFFIX}, not {args.out}")
     header = write(args.dirs, args.out)
