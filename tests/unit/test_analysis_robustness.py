@@ -31,6 +31,9 @@ def test_retained_share_is_noisy_over_clean_and_undefined_without_a_clean_speedu
     assert table.loc["ohgw", "retained"] == pytest.approx(0.25)
     assert table.loc["ohgw", "reduction_clean_low"] == 0.05 and table.loc["ohgw", "reduction_noisy_high"] == 0.15
     assert math.isnan(table.loc["aa", "retained"]) and table.loc["aa", "note"] == "no clean speed-up to retain"
+    censored = paired.assign(reduction_epochs=[0.2, math.nan, 0.1, -0.05, 0.02])  # the noisy baseline's median is inf
+    again = retained_table(censored, {"lm+token_noise=0.15": "lm"}, "epochs").set_index("warmstart")
+    assert math.isnan(again.loc["ohgw", "retained"]) and "noisy baseline's median is censored" in again.loc["ohgw", "note"]
     lines = retained_lines(table.reset_index())
     assert any("retains 25% of it" in line for line in lines)
     assert retained_table(paired, {}, "epochs").empty  # no noisy data: no table

@@ -46,13 +46,13 @@ def retained_table(paired: pd.DataFrame, clean_of: dict[str, str], unit: str) ->
         if clean.empty:
             continue
         c = clean.iloc[0]
-        has_clean_speedup = math.isfinite(c[red]) and c[red] > 0
+        note = ("no clean speed-up to retain" if not (math.isfinite(c[red]) and c[red] > 0) else
+                "no noisy reduction: the noisy baseline's median is censored" if math.isnan(n[red]) else "")
         rows.append({"task_noisy": n["task"], "task_clean": c["task"], **{k: n[k] for k in VARIANT}, "role": n["role"],
                      "unit": unit, "n_pairs_clean": c["n_pairs"], "n_pairs_noisy": n["n_pairs"],
                      "reduction_clean": c[red], "reduction_clean_low": c[low], "reduction_clean_high": c[high],
                      "reduction_noisy": n[red], "reduction_noisy_low": n[low], "reduction_noisy_high": n[high],
-                     "retained": n[red] / c[red] if has_clean_speedup else math.nan,
-                     "note": "" if has_clean_speedup else "no clean speed-up to retain"})
+                     "retained": math.nan if note else n[red] / c[red], "note": note})
     return pd.DataFrame(rows)
 
 
@@ -65,8 +65,7 @@ def retained_lines(table: pd.DataFrame) -> list[str]:
     for _, r in table.iterrows():
         name = f"{r['task_noisy']}/{r['scheduler']}: {r['warmstart']}" + (
             "" if pd.isna(r["eta_h"]) else f" (eta_h={r['eta_h']:g})")
-        kept = (f"retains {r['retained']:.0%} of it" if math.isfinite(r["retained"])
-                else "retained share undefined: no clean speed-up to retain")
+        kept = f"retained share undefined: {r['note']}" if r["note"] else f"retains {r['retained']:.0%} of it"
         lines.append(f"{name}: reduction {_pct(r['reduction_noisy'])} on noisy data "
                      f"[{_pct(r['reduction_noisy_low'])}, {_pct(r['reduction_noisy_high'])}] against "
                      f"{_pct(r['reduction_clean'])} on {r['task_clean']} "
