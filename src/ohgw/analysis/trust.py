@@ -103,7 +103,7 @@ def floor_lines(paired: pd.DataFrame, steps: pd.DataFrame, u: str) -> list[str]:
                  f"[{LEVEL:.0%} CI {pct(r[col('reduction') + '_low'])}, {pct(r[col('reduction') + '_high'])}]"
         if r.get("role") == FLOOR:
             lines.append(f"{name} (the A/A control, the noise floor): {effect}")
-        elif has_value(r.get(col("floor"))):
+        elif has_value(r.get("n_floor_pairs")) and r["n_floor_pairs"] > 0:  # n/a where the baseline's median is censored
             lines.append(f"{name}: {effect}; the A/A floor over the same seeds: {pct(r[col('floor')])} "
                          f"[{pct(r[col('floor') + '_low'])}, {pct(r[col('floor') + '_high'])}]; against the A/A "
                          f"control {pct(r[col('vs_floor')])} [{pct(r[col('vs_floor') + '_low'])}, "
