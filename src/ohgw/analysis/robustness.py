@@ -23,6 +23,7 @@ from ohgw.analysis.measures import LEVEL, OOD_PPL, bounds, per
 from ohgw.analysis.metrics import EPOCH, quantile, rung_levels
 from ohgw.analysis.protocol import NOISE_SETTINGS, noisy
 from ohgw.analysis.stats import bonferroni, wilcoxon_censored
+from ohgw.analysis.trust import label, pct
 
 VARIANT = ["scheduler", "warmstart", "eta_h"]
 
@@ -63,18 +64,13 @@ def _same(column: pd.Series, value) -> pd.Series:
 def retained_lines(table: pd.DataFrame) -> list[str]:
     lines = []
     for _, r in table.iterrows():
-        name = f"{r['task_noisy']}/{r['scheduler']}: {r['warmstart']}" + (
-            "" if pd.isna(r["eta_h"]) else f" (eta_h={r['eta_h']:g})")
+        name = f"{r['task_noisy']}/{r['scheduler']}: {label(r)}"
         kept = f"retained share undefined: {r['note']}" if r["note"] else f"retains {r['retained']:.0%} of it"
-        lines.append(f"{name}: reduction {_pct(r['reduction_noisy'])} on noisy data "
-                     f"[{_pct(r['reduction_noisy_low'])}, {_pct(r['reduction_noisy_high'])}] against "
-                     f"{_pct(r['reduction_clean'])} on {r['task_clean']} "
-                     f"[{_pct(r['reduction_clean_low'])}, {_pct(r['reduction_clean_high'])}] ({r['unit']}); {kept}")
+        lines.append(f"{name}: reduction {pct(r['reduction_noisy'])} on noisy data "
+                     f"[{pct(r['reduction_noisy_low'])}, {pct(r['reduction_noisy_high'])}] against "
+                     f"{pct(r['reduction_clean'])} on {r['task_clean']} "
+                     f"[{pct(r['reduction_clean_low'])}, {pct(r['reduction_clean_high'])}] ({r['unit']}); {kept}")
     return lines
-
-
-def _pct(x) -> str:
-    return "n/a" if pd.isna(x) else ("-inf" if x < 0 else "inf") if math.isinf(x) else f"{x:+.1%}"
 
 
 def ood_at_rungs(rep) -> dict[int, float]:
@@ -127,7 +123,7 @@ def ood_lines(table: pd.DataFrame, alpha: float) -> list[str]:
     if table.empty:
         return lines
     for (task, scheduler, warmstart, eta_h), rows in table.groupby(["task", *VARIANT], dropna=False, sort=False):
-        name = f"{task}/{scheduler}: {warmstart}" + ("" if pd.isna(eta_h) else f" (eta_h={eta_h:g})")
+        name = f"{task}/{scheduler}: {label({'warmstart': warmstart, 'eta_h': eta_h})}"
         worse = rows[(rows["p_bonf"] < alpha) & (rows["delta_ood_ppl_median"] > 0)]
         better = rows[(rows["p_bonf"] < alpha) & (rows["delta_ood_ppl_median"] < 0)]
         cells = ", ".join(f"rung {r['rung']}: {r['delta_ood_ppl_median']:+.3g} [{r['delta_ood_ppl_low']:+.3g}, "
