@@ -55,3 +55,18 @@ def test_the_report_states_the_order_the_records_show(tmp_path):
     line = run_order.describe(collect([runs]))
     assert "randomized blocks: each seed's 2 variants ran next to each other, in 2 distinct order(s) over 2 seeds" \
            in line and "first in its block: baseline 1x, ohgw" in line
+
+
+def test_a_searcher_study_names_its_schedulers_in_the_order(tmp_path):
+    """Schedulers compared under one warm-start variant (low_budget_tpe, meta_bo): the blocks are told
+    apart by the scheduler, not by the variant they share."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "results_v1", runs)  # 0, 1: baseline seeds 0, 1; 2, 3: ohgw
+    for job, at, scheduler in (("0", "10:00", "asha"), ("2", "10:01", "tpe"), ("3", "10:02", "tpe"),
+                               ("1", "10:03", "asha")):
+        edit_record(runs / job, lambda r: r.update(started_at=f"2026-12-05T{at}:00+00:00", scheduler=scheduler,
+                                                   warmstart="baseline", eta_h=None))
+    line = run_order.describe(collect([runs]))
+    assert "in 2 distinct order(s) over 2 seeds" in line and "first in its block: asha 1x, tpe 1x" in line

@@ -13,6 +13,16 @@ def _segments(values: list) -> int:
     return sum(1 for _ in groupby(values))
 
 
+def _namer(keys):
+    """Names for the compared groups that tell them apart: the scheduler where schedulers differ (a
+    searcher study compares schedulers under one warm-start variant), the task where tasks differ."""
+    parts = [part for part, values in (("task", {k.task for k in keys}), ("scheduler", {k.scheduler for k in keys}))
+             if len(values) > 1]
+    if len({k.label() for k in keys}) > 1 or not parts:
+        parts.append("label")
+    return lambda k: "/".join(k.label() if part == "label" else getattr(k, part) for part in parts)
+
+
 def describe(collection) -> str:
     """One line: how the replicates' start times order seeds and variants."""
     reps = sorted((r for r in collection.replicates if r.record.get("started_at")),
@@ -22,7 +32,8 @@ def describe(collection) -> str:
     if len(variants) < 2 or len(reps) < 2:
         return "Run order: one variant, nothing to order."
     if _segments(seeds) == len(set(seeds)):  # each seed's replicates ran together
-        blocks = [tuple(r.key.label() for r in block) for _, block in groupby(reps, key=lambda r: r.seed)]
+        name = _namer(variants)
+        blocks = [tuple(name(r.key) for r in block) for _, block in groupby(reps, key=lambda r: r.seed)]
         first = Counter(block[0] for block in blocks)
         return (f"Run order (from the records' start times): randomized blocks: each seed's {len(variants)} "
                 f"variants ran next to each other, in {len(set(blocks))} distinct order(s) over {len(blocks)} seeds; "
