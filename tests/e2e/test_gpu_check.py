@@ -52,6 +52,7 @@ def prepared(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the install and every step at small sizes: the subprocess's own bound, not the suite's 600 s
 def test_the_dry_run_installs_without_a_venv_onto_numpy_2_and_every_step_passes_on_cpu(prepared, tmp_path):
     wheels, data, numpy2 = prepared
     out, target = tmp_path / "out", tmp_path / "site"
