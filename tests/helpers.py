@@ -12,6 +12,9 @@ ROOT = CONF_DIR.parent
 TRIAL = ROOT / "src" / "ohgw" / "trial" / "main.py"
 # replicates written before the results contract (schema version 1): the analysis must read them
 RESULTS_V1 = ROOT / "tests" / "fixtures" / "results_v1"
+# what differs between two runs of the same replicate: times and memory, not results
+TIMING = {"wallclock_s", "elapsed_s", "train_s", "first_batch_s", "process_peak_mb", "process_reserved_mb",
+          "ws_seconds", "ws_startup_s", "ws_peak_mb", "step_seconds", "step_peak_mb"}
 HP = {"log_lr": -1.0, "log_wd": -4.0, "momentum": 0.9, "label_smoothing": 0.1, "aug_magnitude": 0.3}
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from ohgw.results.contract import ROW
-from tests.helpers import ROOT, run_cli, trained
+from tests.helpers import ROOT, TIMING, run_cli, trained
 
 pytestmark = pytest.mark.slow
 
@@ -23,9 +23,6 @@ BUDGET = 40  # epochs
 # PASHA pauses and resumes trials (a resumed trial reads its checkpoint); 2 workers; every change saved
 REPLICATE = ("task=digits", "scheduler=pasha", f"budget.epochs={BUDGET}", "budget.trials=null",
              "tuner.order=deterministic", "n_workers=2", "seed=3", "tuner.save_every_s=0")
-# what differs between two runs of the same replicate: times and memory, not results
-TIMING = {"wallclock_s", "elapsed_s", "train_s", "first_batch_s", "process_peak_mb", "process_reserved_mb",
-          "ws_seconds", "ws_startup_s", "ws_peak_mb", "step_seconds", "step_peak_mb"}
 
 
 def command(job: Path) -> list[str]:
